@@ -1,0 +1,35 @@
+# The README's commands. `make run` sets everything up and runs the main job; `make test` runs the tests.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+# The tested pins: served from this machine's disk by pip; a user with their own CUDA torch may skip them.
+TORCH   ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: setup run test data clean-runs
+
+$(BIN)/mosaic-nb: settings.ini setup.py
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/mosaic-nb data
+
+# Fashion-MNIST from Debian's package where apt exists (offline default); skipped cleanly elsewhere.
+data:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then echo "Fashion-MNIST: /usr/share/datasets/fashion-mnist"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) || echo "note: could not install dataset-fashion-mnist; runs will try a download or --root"; \
+	else echo "note: no apt-get here; Fashion-MNIST will be downloaded by torchvision or read from --root"; fi
+
+# The main job: a small comparison on Fashion-MNIST, 10 clients, Dirichlet 0.1, quick preset (CPU).
+run: setup
+	$(BIN)/mosaic-nb compare --algos fedavg,fedprox --dataset fmnist --clients 10 --alpha 0.1 --preset quick --out runs/main
+
+test: setup
+	MOSAIC_NB_QUIET=1 $(BIN)/nbdev_test
+	MOSAIC_NB_QUIET=1 $(BIN)/python -m pytest -q tests
+
+clean-runs:
+	rm -rf runs

@@ -1,0 +1,95 @@
+"""The command line end to end: a run leaves a complete folder, and every bad input is one clear line."""
+import json
+from pathlib import Path
+import pytest
+from conftest import TINY, FMNIST, run_console, read_json
+
+def test_run_writes_a_complete_run_folder(cli, tmp_path):
+    code, out, err = cli('run', *TINY, '--out', tmp_path/'r')
+    assert code == 0, err
+    assert 'test accuracy' in out
+    files = sorted(p.name for p in (tmp_path/'r').iterdir())
+    assert files == ['config.json', 'curve.png', 'env.json', 'metrics.csv', 'result.json']
+    r = read_json(tmp_path/'r'/'result.json')
+    for k in ('test_acc', 'algo', 'dataset', 'seed', 'times', 'label_counts'): assert k in r
+    assert r['algo'] == 'fedavg' and r['dataset'] == 'synthetic' and r['rounds'] == 2
+    assert 0 <= r['test_acc'] <= 100
+    assert {'data', 'partition', 'fedavg'} <= set(r['times'])
+    env = read_json(tmp_path/'r'/'env.json')
+    assert env['torch'] and env['device'] == 'cpu'
+
+def test_console_script_runs_and_show_reads_back(tmp_path):
+    p = run_console('run', *TINY, '--algo', 'fedprox', '--out', tmp_path/'r')
+    assert p.returncode == 0, p.stderr
+    s = run_console('show', tmp_path/'r')
+    assert s.returncode == 0 and 'fedprox on synthetic' in s.stdout
+
+def test_partition_prints_the_table(cli):
+    code, out, _ = cli('partition', '--dataset', 'digits', '--clients', '5', '--alpha', '0.1', '--seed', '1')
+    assert code == 0
+    assert 'digits' in out and len(out.splitlines()) >= 7      # title, header, 5 clients, totals
+
+def test_datasets_lists_every_registered_name(cli):
+    code, out, _ = cli('datasets')
+    assert code == 0
+    for name in ('fmnist', 'mnist', 'cifar10', 'cifar100', 'svhn', 'digits', 'synthetic'): assert name in out
+
+def _corrupt_run(tmp_path, cli):
+    d = tmp_path/'r'
+    assert cli('run', *TINY, '--out', d)[0] == 0
+    (d/'result.json').write_text('{"test_acc": 9')                 # cut short, as by a full disk
+    return d
+
+BAD = {
+    'alpha zero':         (['run', *TINY, '--alpha', '0'], 'data.alpha must be > 0'),
+    'alpha negative':     (['run', *TINY, '--alpha', '-0.3'], 'data.alpha must be > 0'),
+    'unknown dataset':    (['run', '--dataset', 'imagenet'], 'data.dataset must be one of'),
+    'unknown scheme':     (['run', *TINY, '--scheme', 'pathological'], 'data.scheme must be one of'),
+    'unknown algo':       (['run', *TINY, '--algo', 'fedsgd'], 'algo must be one of'),
+    'unknown preset':     (['run', *TINY, '--preset', 'huge'], 'unknown preset'),
+    'unknown option':     (['run', *TINY, '--set', 'fl.learning_rate=1'], 'unknown option fl.learning_rate'),
+    'override no =':      (['run', *TINY, '--set', 'fl.lr'], 'must look like key=value'),
+    'more clients than samples': (['partition', '--dataset', 'digits', '--clients', '5000'], 'clients'),
+    'min_size impossible':(['run', '--dataset', 'digits', '--clients', '10', '--set', 'data.min_size=1000'], 'min_size'),
+    'missing data dir':   (['run', '--dataset', 'fmnist', '--root', '/nonexistent/mosaic-data'], '/nonexistent/mosaic-data'),
+    'missing run folder': (['show', '/nonexistent/run'], 'does not exist'),
+}
+
+@pytest.mark.parametrize('case', list(BAD))
+def test_bad_input_is_one_clear_line(cli, case):
+    args, expected = BAD[case]
+    code, out, err = cli(*args)
+    assert code == 2, (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('mosaic-nb: error:'), err
+    assert expected in lines[0], lines[0]
+    assert 'Traceback' not in err
+
+def test_corrupt_result_file_is_one_clear_line_and_nothing_is_destroyed(cli, tmp_path):
+    d = _corrupt_run(tmp_path, cli)
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    for args in (['show', d], ['run', *TINY, '--out', d]):
+        code, _, err = cli(*args)
+        assert code == 2 and 'is corrupt' in err and 'delete it' in err and len(err.strip().splitlines()) == 1, err
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before
+
+def test_a_folder_never_mixes_experiments(cli, tmp_path):
+    assert cli('run', *TINY, '--out', tmp_path/'r')[0] == 0
+    before = (tmp_path/'r'/'result.json').read_bytes()
+    code, _, err = cli('run', *TINY, '--seed', '1', '--out', tmp_path/'r')
+    assert code == 2 and 'holds a different experiment' in err
+    assert (tmp_path/'r'/'result.json').read_bytes() == before
+
+def test_traceback_free_error_from_the_real_console_script():
+    p = run_console('run', '--alpha', '0')
+    assert p.returncode == 2 and p.stderr.startswith('mosaic-nb: error:') and 'Traceback' not in p.stderr
+
+@pytest.mark.skipif(not FMNIST.exists(), reason='Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)')
+def test_fedavg_quick_on_real_fashion_mnist(cli, tmp_path):
+    "The foundation's promise: FedAvg, 10 clients, Dirichlet 0.5, quick preset: >= 70% in under 2 minutes on a CPU."
+    code, out, err = cli('run', '--algo', 'fedavg', '--dataset', 'fmnist', '--clients', '10', '--alpha', '0.5',
+                         '--preset', 'quick', '--out', tmp_path/'r')
+    assert code == 0, err
+    r = read_json(tmp_path/'r'/'result.json')
+    assert r['test_acc'] >= 70, r['test_acc']
+    assert r['n_test'] == 10000                      # scored on the full test set
