@@ -13,11 +13,11 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['DATASETS', 'SCHEMES', 'ARCHS', 'ALGOS', 'PRECISIONS', 'DEVICES', 'MosaicError', 'SpecError', 'DataSpec', 'ModelSpec',
-           'FLSpec', 'Spec', 'spec_from_dict', 'validate', 'parse_overrides', 'apply_overrides', 'spec_hash',
-           'seed_everything', 'torch_rng', 'get_device', 'cpu_has_bf16', 'resolve_precision', 'autocast',
-           'atomic_write', 'save_json', 'load_json', 'git_commit', 'env_info', 'RunDir', 'save_state', 'load_state',
-           'set_quiet', 'progress', 'Timer']
+__all__ = ['DATASETS', 'SCHEMES', 'ARCHS', 'ALGOS', 'GATES', 'VARIANTS', 'PRECISIONS', 'DEVICES', 'MosaicError', 'SpecError',
+           'DataSpec', 'ModelSpec', 'FLSpec', 'MosaicSpec', 'Spec', 'spec_from_dict', 'validate', 'parse_overrides',
+           'apply_overrides', 'spec_hash', 'seed_everything', 'torch_rng', 'get_device', 'cpu_has_bf16',
+           'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit', 'env_info',
+           'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer']
 
 # %% ../nbs/00_core.ipynb #d9411469
 class MosaicError(Exception):
@@ -30,7 +30,9 @@ class SpecError(MosaicError, ValueError):
 DATASETS = ('fmnist', 'mnist', 'cifar10', 'cifar100', 'svhn', 'digits', 'synthetic')
 SCHEMES = ('iid', 'shards', 'dirichlet', 'official')
 ARCHS = ('lenet5', 'cnn', 'cnn_mnist', 'resnet18')
-ALGOS = ('fedavg', 'fedprox')
+ALGOS = ('fedavg', 'fedprox', 'mosaic')
+GATES = ('all', 'topk', 'mean')
+VARIANTS = ('paper', 'code')
 PRECISIONS = ('fp32', 'bf16', 'auto')
 DEVICES = ('auto', 'cpu', 'cuda', 'mps')
 
@@ -81,6 +83,43 @@ class FLSpec:
     eval_every: int = field(default=1, metadata=_opt(_nonneg, 'evaluate the global model every k rounds (0: only at the end)'))
 
 @dataclass
+class MosaicSpec:
+    "Mosaic's own settings: generators, prototypes, meta model, gate, distillation, fine-tune (see 09_mosaic for the defaults' reasons)."
+    variant: str = field(default='paper', metadata=_opt(_choice(VARIANTS), "paper: the method as published; code: the released code's settings"))
+    finetune_rounds: int = field(default=5, metadata=_opt(_nonneg, 'FL rounds after distillation (warm-up = fl.rounds - this)'))
+    finetune_lr: float|None = field(default=None, metadata=_opt(_optional(_pos), 'client lr while fine-tuning (None: fl.lr; code: 1e-4)'))
+    gen_steps: int = field(default=200, metadata=_opt(_nonneg, 'generator training steps per client'))
+    gen_batch: int = field(default=64, metadata=_opt(_posint, 'generator batch size'))
+    nz: int = field(default=100, metadata=_opt(_posint, 'generator latent size'))
+    ngf: int = field(default=64, metadata=_opt(_posint, 'generator width'))
+    ndf: int = field(default=64, metadata=_opt(_posint, 'discriminator width'))
+    gen_lr: float = field(default=2e-4, metadata=_opt(_pos, 'generator / discriminator Adam lr'))
+    w_adv: float = field(default=1.0, metadata=_opt(_nonneg, 'adversarial loss weight'))
+    w_ent: float = field(default=1.0, metadata=_opt(_nonneg, 'per-sample entropy loss weight (code: 0)'))
+    w_div: float = field(default=5.0, metadata=_opt(_nonneg, 'batch diversity loss weight (code: 5)'))
+    w_bn: float = field(default=0.1, metadata=_opt(_nonneg, 'BN-statistics (inversion) loss weight for few-shot clients'))
+    tau: int = field(default=500, metadata=_opt(_nonneg, 'clients with fewer samples than tau use the inversion loss'))
+    proto_k: int = field(default=10, metadata=_opt(_posint, 'k-means centres per class'))
+    meta_steps: int = field(default=150, metadata=_opt(_nonneg, 'meta-model Adam steps'))
+    meta_lr: float = field(default=1e-3, metadata=_opt(_pos, 'meta-model learning rate'))
+    meta_batch: int = field(default=128, metadata=_opt(_posint, 'meta-model batch size'))
+    meta_ema: float = field(default=0.99, metadata=_opt(lambda v: None if 0 <= v < 1 else 'must be in [0, 1)', 'EMA decay of the meta teacher'))
+    meta_embed: bool = field(default=True, metadata=_opt(lambda v: None, 'learned expert-identity embedding (code: off)'))
+    meta_d_model: int|None = field(default=None, metadata=_opt(_optional(_posint), 'meta token width (None: C*C up to 256)'))
+    gate: str = field(default='all', metadata=_opt(_choice(GATES), 'all: meta over all experts; topk: meta over top-k; mean: plain expert average'))
+    topk: int = field(default=3, metadata=_opt(_posint, 'experts kept by the top-k gate'))
+    expert_eval: str = field(default='auto', metadata=_opt(_choice(('auto', 'loop', 'vmap')), 'how the experts are evaluated'))
+    distill_steps: int = field(default=500, metadata=_opt(_nonneg, 'distillation steps'))
+    distill_batch: int = field(default=32, metadata=_opt(_posint, 'images per client generator per step'))
+    distill_lr: float = field(default=1e-4, metadata=_opt(_pos, 'student Adam lr'))
+    T: float = field(default=1.0, metadata=_opt(_pos, 'distillation temperature'))
+    w_kl: float = field(default=0.8, metadata=_opt(_nonneg, 'KL weight'))
+    w_ce: float = field(default=0.2, metadata=_opt(_nonneg, "CE-to-teacher-argmax weight"))
+    w_js: float = field(default=1.0, metadata=_opt(_nonneg, 'Jensen-Shannon weight'))
+    student_bn: str = field(default='eval', metadata=_opt(_choice(('eval', 'train')), 'student BatchNorm mode while distilling'))
+    compat_drop_class0: bool = field(default=False, metadata=_opt(lambda v: None, "reproduce the code's bug that drops class 0 from real batches"))
+
+@dataclass
 class Spec:
     "One experiment: the algorithm and everything it runs on."
     algo: str = field(default='fedavg', metadata=_opt(_choice(ALGOS), 'algorithm'))
@@ -91,6 +130,7 @@ class Spec:
     data: DataSpec = field(default_factory=DataSpec, metadata=_opt(lambda v: None))
     model: ModelSpec = field(default_factory=ModelSpec, metadata=_opt(lambda v: None))
     fl: FLSpec = field(default_factory=FLSpec, metadata=_opt(lambda v: None))
+    mosaic: MosaicSpec = field(default_factory=MosaicSpec, metadata=_opt(lambda v: None))
 
 # %% ../nbs/00_core.ipynb #c28f2348
 def _field_types(cls):
@@ -152,6 +192,9 @@ def validate(spec, where:str=''):
     if isinstance(spec, FLSpec) and (spec.local_steps is None) == (spec.local_epochs is None):
         raise SpecError(f"set exactly one of {where}local_steps and {where}local_epochs "
                         f"(got {spec.local_steps!r} and {spec.local_epochs!r}); e.g. --set fl.local_epochs=none")
+    if isinstance(spec, Spec) and spec.algo == 'mosaic' and spec.mosaic.finetune_rounds > spec.fl.rounds:
+        raise SpecError(f"mosaic.finetune_rounds ({spec.mosaic.finetune_rounds}) exceeds fl.rounds ({spec.fl.rounds}), "
+                        f"the total FL budget; lower it or raise --rounds")
     return spec
 
 # %% ../nbs/00_core.ipynb #641ca0ac
@@ -173,7 +216,7 @@ def apply_overrides(spec:Spec, overrides:list|dict|None) -> Spec:
         *parents, leaf = key.split('.')
         node = d
         for p in parents:
-            if not isinstance(node.get(p), dict): raise SpecError(f"unknown option {key}; sections are data, model, fl")
+            if not isinstance(node.get(p), dict): raise SpecError(f"unknown option {key}; sections are data, model, fl, mosaic")
             node = node[p]
         if leaf not in node: raise SpecError(f"unknown option {key}; valid options here: {', '.join(sorted(node))}")
         node[leaf] = v
@@ -349,7 +392,8 @@ def set_quiet(quiet:bool=True):
 
 def progress(it=None, **kw):
     "tqdm over `it`, silenced by `set_quiet` or MOSAIC_NB_QUIET=1."
-    return tqdm(it, disable=_QUIET[0] or kw.pop('disable', False), dynamic_ncols=True, leave=kw.pop('leave', False), **kw)
+    disable, leave = kw.pop('disable', False), kw.pop('leave', False)
+    return tqdm(it, disable=_QUIET[0] or disable, dynamic_ncols=True, leave=leave, **kw)
 
 # %% ../nbs/00_core.ipynb #ab7e560a
 class Timer:

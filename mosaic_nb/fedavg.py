@@ -56,6 +56,7 @@ class FedAvg:
         self.sizes = np.array([len(p) for p in parts])
         self.precision = resolve_precision(spec.precision, self.device)
         self.history, self.round_idx = [], 0
+        self.timer, self.extra = Timer(), {}   # stage times and algorithm-specific results, merged into result.json
 
     def client_data(self, i:int):
         "Client `i`'s training tensors."

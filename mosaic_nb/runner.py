@@ -14,9 +14,11 @@ from . import data as mdata
 from .data import load_data, partition, label_counts, count_table, available_datasets
 from .models import get_model, count_params
 from .fedavg import FedAvg
+from .mosaic import Mosaic
 
 # %% auto #0
-__all__ = ['PRESETS', 'ALGO_DEFAULTS', 'ALGORITHMS', 'preset_spec', 'default_out', 'run', 'compare', 'cli', 'main']
+__all__ = ['PRESETS', 'ALGO_DEFAULTS', 'ALGO_PRESETS', 'ALGORITHMS', 'preset_spec', 'default_out', 'run', 'compare', 'cli',
+           'main']
 
 # %% ../nbs/11_runner.ipynb #0751c6b7
 PRESETS = {
@@ -25,19 +27,30 @@ PRESETS = {
     'paper': {'model.arch': 'resnet18', 'fl.rounds': 300, 'fl.local_steps': 10, 'fl.lr': 0.01, 'fl.momentum': 0.0,
               'fl.weight_decay': 1e-4, 'fl.batch_size': 64, 'fl.eval_every': 10, 'device': 'cuda', 'precision': 'auto'},
 }
-ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}}
+ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'mosaic': {}}
+# Per-algorithm preset sizes: what an algorithm needs beyond the FL rounds every method shares.
+ALGO_PRESETS = {
+    'mosaic': {
+        'quick': {'mosaic.finetune_rounds': 5, 'mosaic.gen_steps': 60, 'mosaic.nz': 64, 'mosaic.ngf': 16, 'mosaic.ndf': 16,
+                  'mosaic.distill_steps': 150, 'mosaic.distill_lr': 1e-3},
+        'cpu':   {'mosaic.finetune_rounds': 20, 'mosaic.gen_steps': 400, 'mosaic.ngf': 32, 'mosaic.ndf': 32,
+                  'mosaic.distill_steps': 1000, 'mosaic.distill_lr': 1e-3},
+        'paper': {'mosaic.finetune_rounds': 40, 'mosaic.gen_steps': 2000, 'mosaic.distill_steps': 2500},
+    },
+}
 
 def preset_spec(preset:str|None='quick', algo:str='fedavg', overrides:list|dict|None=None) -> Spec:
     "The spec for `preset` and `algo`, with `overrides` (dotted key=value) applied last."
     if preset is not None and preset not in PRESETS:
         raise SpecError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
     if algo not in ALGOS: raise SpecError(f"algo must be one of {', '.join(ALGOS)} (got {algo!r})")
-    d = {'algo': algo, 'preset': preset, **(PRESETS[preset] if preset else {}), **ALGO_DEFAULTS.get(algo, {})}
+    d = {'algo': algo, 'preset': preset, **(PRESETS[preset] if preset else {}),
+         **(ALGO_PRESETS.get(algo, {}).get(preset, {}) if preset else {}), **ALGO_DEFAULTS.get(algo, {})}
     spec = apply_overrides(Spec(), d)
     return apply_overrides(spec, overrides)
 
 # %% ../nbs/11_runner.ipynb #23f05169
-ALGORITHMS = {'fedavg': FedAvg, 'fedprox': FedAvg}   # FedProx = FedAvg with spec.fl.mu > 0
+ALGORITHMS = {'fedavg': FedAvg, 'fedprox': FedAvg, 'mosaic': Mosaic}   # FedProx = FedAvg with spec.fl.mu > 0
 
 def default_out(spec:Spec, root='runs') -> Path:
     "A readable, unique run folder name: algo-dataset-scheme-alpha-seed-hash."
@@ -86,7 +99,8 @@ def run(spec:Spec|dict, out=None, force:bool=False, quiet:bool|None=None) -> dic
                   rounds=server.round_idx, clients=spec.data.clients, alpha=spec.data.alpha, scheme=spec.data.scheme,
                   arch=spec.model.arch, params=count_params(model), device=str(device), precision=server.precision,
                   n_train=int(len(d.y_train)), n_test=int(len(d.y_test)), data_source=d.source,
-                  label_counts=counts.tolist(), times={k: round(v, 3) for k, v in timer.times.items()},
+                  label_counts=counts.tolist(), **server.extra,
+                  times={k: round(v, 3) for k, v in {**timer.times, **server.timer.times}.items()},
                   wall_time=round(time.perf_counter() - t0, 3), spec_hash=spec_hash(spec), run_dir=str(out))
     rd.save_curve(title=f"{spec.algo} on {spec.data.dataset}, {spec.data.scheme} {spec.data.alpha:g}")
     rd.save_result(result)
