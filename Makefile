@@ -23,9 +23,10 @@ data:
 	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) || echo "note: could not install dataset-fashion-mnist; runs will try a download or --root"; \
 	else echo "note: no apt-get here; Fashion-MNIST will be downloaded by torchvision or read from --root"; fi
 
-# The main job: a small comparison on Fashion-MNIST, 10 clients, Dirichlet 0.1, quick preset (CPU).
+# The main job: Mosaic against FedAvg and FedProx on Fashion-MNIST, 10 clients, Dirichlet 0.1, quick preset (CPU),
+# all three with the same partition, model, seed and 15 FL rounds.
 run: setup
-	$(BIN)/mosaic-nb compare --algos fedavg,fedprox --dataset fmnist --clients 10 --alpha 0.1 --preset quick --out runs/main
+	$(BIN)/mosaic-nb compare --algos fedavg,fedprox,mosaic --dataset fmnist --clients 10 --alpha 0.1 --preset quick --out runs/main
 
 test: setup
 	MOSAIC_NB_QUIET=1 $(BIN)/nbdev_test
