@@ -213,7 +213,7 @@ def train_generator(model:nn.Module,                # the client's classifier (c
     sums = torch.zeros(len(names), device=dev)
     t0 = time.perf_counter()
     try:
-        for _ in progress(range(steps), desc='generator', disable=quiet):
+        for _ in (range(steps) if quiet else progress(range(steps), desc='generator')):
             real, _ = next(batches)
             z = torch.randn(batch_size, nz, generator=g, device=g.device).to(dev)
             with autocast(dev, precision):
