@@ -333,7 +333,7 @@ def env_info(device=None) -> dict:
 
 # %% ../nbs/00_core.ipynb #7bc49e14
 class RunDir:
-    "A run folder: config.json, env.json, metrics.csv, result.json and curve.png, each written atomically."
+    "A run folder: config.json, env.json, metrics.csv, result.json, curve.png and other figures, each written atomically."
     def __init__(self, path):
         self.path = Path(path); self.path.mkdir(parents=True, exist_ok=True); self.rows = []
     def __truediv__(self, name): return self.path/name
@@ -359,8 +359,13 @@ class RunDir:
         ax.set_xlabel(x); ax.set_ylabel('accuracy (%)' if all('acc' in y for y in ys) else ', '.join(ys))
         if title: ax.set_title(title)
         ax.grid(alpha=.3); ax.legend() if ax.lines else None
-        buf = io.BytesIO(); fig.tight_layout(); fig.savefig(buf, format='png', dpi=110); plt.close(fig)
-        return atomic_write(self/'curve.png', buf.getvalue())
+        return self.save_figure(fig, 'curve.png')
+
+    def save_figure(self, fig, name:str, dpi:int=110):
+        "Write a matplotlib figure to `name` (PNG) atomically and close it."
+        import matplotlib.pyplot as plt
+        buf = io.BytesIO(); fig.tight_layout(); fig.savefig(buf, format='png', dpi=dpi); plt.close(fig)
+        return atomic_write(self/name, buf.getvalue())
 
 # %% ../nbs/00_core.ipynb #49c93741
 def save_state(obj, path):

@@ -12,13 +12,13 @@ from .core import *
 from .data import label_counts
 from .clients import evaluate, predict
 from .fedavg import FedAvg, derive_seed
-from .generators import train_generator
+from .generators import train_generator, sample_grid
 from .experts import class_experts, ExpertBank
 from .meta import MetaModel, train_meta, client_prototypes, gate_mask
 from .distill import distill
 
 # %% auto #0
-__all__ = ['CODE_VARIANT', 'resolve_mosaic', 'Teacher', 'Mosaic']
+__all__ = ['CODE_VARIANT', 'STAGES', 'resolve_mosaic', 'Teacher', 'plot_stages', 'Mosaic']
 
 # %% ../nbs/09_mosaic.ipynb #8f1ed564
 CODE_VARIANT = {'w_ent': 0.0, 'w_bn': 0.0, 'meta_embed': False, 'finetune_lr': 1e-4}
@@ -51,6 +51,25 @@ class Teacher:
         "Top-1 accuracy (%) of the teacher on (x, y)."
         hits = sum((self(x[i:i + batch_size]).argmax(-1) == y[i:i + batch_size]).sum().item() for i in range(0, len(x), batch_size))
         return 100.0 * hits / max(len(x), 1)
+
+# %% ../nbs/09_mosaic.ipynb #21809b14
+STAGES = ('global', 'ensemble', 'teacher', 'student', 'final')
+
+def plot_stages(acc:dict,                   # stage -> test accuracy (%), as in `result['stage_acc']`
+                ref:dict|None=None,         # optional reference lines, label -> accuracy (e.g. {'fedavg': 75.3})
+                ax=None, title:str|None=None):
+    "Bar chart of Mosaic's test accuracy after each stage; returns the figure."
+    import matplotlib.pyplot as plt
+    names = [k for k in STAGES if k in acc] + [k for k in acc if k not in STAGES]
+    if ax is None: fig, ax = plt.subplots(figsize=(5, 3.2))
+    else: fig = ax.figure
+    bars = ax.bar(names, [acc[k] for k in names], color='tab:blue')
+    ax.bar_label(bars, fmt='%.1f', fontsize=8)
+    for i, (k, v) in enumerate((ref or {}).items()):
+        ax.axhline(v, ls='--', color=f'C{i + 1}', label=f'{k} {v:.1f}')
+    if ref: ax.legend(loc='lower right', fontsize=8)
+    ax.set_ylabel('test accuracy (%)'); ax.set_ylim(0, 100); ax.set_title(title or 'Mosaic, accuracy after each stage')
+    return fig
 
 # %% ../nbs/09_mosaic.ipynb #7f6e183a
 class Mosaic(FedAvg):
@@ -114,6 +133,10 @@ class Mosaic(FedAvg):
             with T('finetune'): super().fit(ms.finetune_rounds, stage='finetune') if ms.finetune_rounds else None
         finally: self.spec = apply_overrides(self.spec, {'fl.lr': lr0})
         acc['final'] = self.evaluate()['acc']
+        if self.run is not None:
+            self.run.save_figure(sample_grid([u['G'] for u in ups], n_per=10, generator=torch_rng(0),
+                                             titles=[f'client {i}' for i in range(len(self.parts)) if self.sizes[i] > 0]), 'samples.png')
+            self.run.save_figure(plot_stages(acc), 'stages.png')
         self.extra = dict(stage_acc=acc, missing_experts=missing, meta=mstats,
                           distill=dict(first=dh[0] if dh else None, last=dh[-1] if dh else None),
                           generators=[{k: u['gen'][k] for k in ('n', 'bn_on', 'classes', 'coverage', 'step_ms')} for u in ups],

@@ -31,10 +31,10 @@ ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'mosaic': {}}
 # Per-algorithm preset sizes: what an algorithm needs beyond the FL rounds every method shares.
 ALGO_PRESETS = {
     'mosaic': {
-        'quick': {'mosaic.finetune_rounds': 5, 'mosaic.gen_steps': 60, 'mosaic.nz': 64, 'mosaic.ngf': 16, 'mosaic.ndf': 16,
-                  'mosaic.distill_steps': 150, 'mosaic.distill_lr': 1e-3},
-        'cpu':   {'mosaic.finetune_rounds': 20, 'mosaic.gen_steps': 400, 'mosaic.ngf': 32, 'mosaic.ndf': 32,
-                  'mosaic.distill_steps': 1000, 'mosaic.distill_lr': 1e-3},
+        'quick': {'mosaic.finetune_rounds': 5, 'mosaic.gen_steps': 200, 'mosaic.gen_lr': 1e-3, 'mosaic.nz': 64,
+                  'mosaic.ngf': 16, 'mosaic.ndf': 16, 'mosaic.distill_steps': 150, 'mosaic.distill_lr': 1e-3},
+        'cpu':   {'mosaic.finetune_rounds': 20, 'mosaic.gen_steps': 500, 'mosaic.gen_lr': 1e-3, 'mosaic.nz': 64,
+                  'mosaic.ngf': 16, 'mosaic.ndf': 16, 'mosaic.distill_steps': 500, 'mosaic.distill_lr': 1e-3},
         'paper': {'mosaic.finetune_rounds': 40, 'mosaic.gen_steps': 2000, 'mosaic.distill_steps': 2500},
     },
 }
@@ -87,6 +87,7 @@ def run(spec:Spec|dict, out=None, force:bool=False, quiet:bool|None=None) -> dic
         parts = partition(y, spec.data.clients, spec.data.scheme, alpha=spec.data.alpha, seed=spec.seed,
                           min_size=spec.data.min_size, shards=spec.data.shards)
         counts = label_counts(y, parts, d.classes)
+        rd.save_figure(mdata.plot_partition(counts, title=f"{spec.data.dataset} {spec.data.scheme} {spec.data.alpha:g}, {spec.data.clients} clients"), 'partition.png')
     with timer('model'):
         seed_everything(spec.seed)
         model = get_model(spec.model.arch, d.shape, d.classes, width=spec.model.width).to(device)

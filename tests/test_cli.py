@@ -9,7 +9,7 @@ def test_run_writes_a_complete_run_folder(cli, tmp_path):
     assert code == 0, err
     assert 'test accuracy' in out
     files = sorted(p.name for p in (tmp_path/'r').iterdir())
-    assert files == ['config.json', 'curve.png', 'env.json', 'metrics.csv', 'result.json']
+    assert files == ['config.json', 'curve.png', 'env.json', 'metrics.csv', 'partition.png', 'result.json']
     r = read_json(tmp_path/'r'/'result.json')
     for k in ('test_acc', 'algo', 'dataset', 'seed', 'times', 'label_counts'): assert k in r
     assert r['algo'] == 'fedavg' and r['dataset'] == 'synthetic' and r['rounds'] == 2
