@@ -255,10 +255,10 @@ def sample_grid(Gs:list,                              # generators, one row each
     rows = len(Gs)
     fig, axs = plt.subplots(rows, n_per, figsize=(n_per * 0.9, rows * 0.95), squeeze=False)
     for r, G in enumerate(Gs):
-        imgs = ((sample(G, n_per, generator).cpu() + 1) / 2).clamp(0, 1)
+        imgs = ((sample(G, n_per, generator).float().cpu() + 1) / 2).clamp(0, 1).numpy()
         for c in range(n_per):
             ax, im = axs[r, c], imgs[c]
-            ax.imshow(im[0] if im.shape[0] == 1 else im.permute(1, 2, 0), cmap='gray' if im.shape[0] == 1 else None, vmin=0, vmax=1)
+            ax.imshow(im[0] if im.shape[0] == 1 else im.transpose(1, 2, 0), cmap='gray' if im.shape[0] == 1 else None, vmin=0, vmax=1)
             ax.set_xticks([]); ax.set_yticks([])
         axs[r, 0].set_ylabel(titles[r] if titles else f'client {r}', rotation=0, ha='right', va='center', fontsize=8)
     fig.subplots_adjust(wspace=0.05, hspace=0.05)
