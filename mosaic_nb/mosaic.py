@@ -52,7 +52,7 @@ class Teacher:
         hits = sum((self(x[i:i + batch_size]).argmax(-1) == y[i:i + batch_size]).sum().item() for i in range(0, len(x), batch_size))
         return 100.0 * hits / max(len(x), 1)
 
-# %% ../nbs/09_mosaic.ipynb #21809b14
+# %% ../nbs/09_mosaic.ipynb #fb7584cf
 STAGES = ('global', 'ensemble', 'teacher', 'student', 'final')
 
 def plot_stages(acc:dict,                   # stage -> test accuracy (%), as in `result['stage_acc']`
@@ -88,7 +88,7 @@ class Mosaic(FedAvg):
                                     compat_drop_class0=ms.compat_drop_class0)
         P, L = client_prototypes(self.model, x, y, k=ms.proto_k, precision=self.precision)
         counts = torch.bincount(y, minlength=self.data.classes).cpu().numpy()
-        return dict(state={k: v.detach().clone() for k, v in reply['state'].items()}, G=G, gen=gstats,
+        return dict(client=i, state={k: v.detach().clone() for k, v in reply['state'].items()}, G=G, gen=gstats,
                     protos=P, proto_labels=L, counts=counts, n=reply['n'])
 
     def fit(self, rounds:int|None=None, stage:str='mosaic') -> list:
@@ -135,7 +135,7 @@ class Mosaic(FedAvg):
         acc['final'] = self.evaluate()['acc']
         if self.run is not None:
             self.run.save_figure(sample_grid([u['G'] for u in ups], n_per=10, generator=torch_rng(0),
-                                             titles=[f'client {i}' for i in range(len(self.parts)) if self.sizes[i] > 0]), 'samples.png')
+                                             titles=[f"client {u['client']}" for u in ups]), 'samples.png')
             self.run.save_figure(plot_stages(acc), 'stages.png')
         self.extra = dict(stage_acc=acc, missing_experts=missing, meta=mstats,
                           distill=dict(first=dh[0] if dh else None, last=dh[-1] if dh else None),

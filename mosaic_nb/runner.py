@@ -87,7 +87,7 @@ def run(spec:Spec|dict, out=None, force:bool=False, quiet:bool|None=None) -> dic
         parts = partition(y, spec.data.clients, spec.data.scheme, alpha=spec.data.alpha, seed=spec.seed,
                           min_size=spec.data.min_size, shards=spec.data.shards)
         counts = label_counts(y, parts, d.classes)
-        rd.save_figure(mdata.plot_partition(counts, title=f"{spec.data.dataset} {spec.data.scheme} {spec.data.alpha:g}, {spec.data.clients} clients"), 'partition.png')
+    rd.save_figure(mdata.plot_partition(counts, title=f"{spec.data.dataset} {spec.data.scheme} {spec.data.alpha:g}, {spec.data.clients} clients"), 'partition.png')
     with timer('model'):
         seed_everything(spec.seed)
         model = get_model(spec.model.arch, d.shape, d.classes, width=spec.model.width).to(device)
