@@ -11,7 +11,7 @@ from torch import nn
 from .core import MosaicError, PRECISIONS, autocast, resolve_precision
 
 # %% auto #0
-__all__ = ['batch_indices', 'local_train', 'predict', 'features', 'evaluate']
+__all__ = ['batch_indices', 'local_train', 'predict', 'features', 'evaluate', 'restricted_softmax']
 
 # %% ../nbs/03_clients.ipynb #cfbe2bc2
 def _precision(precision:str, device) -> str:
@@ -125,3 +125,17 @@ def evaluate(model:nn.Module,     # a classifier
     if len(x) == 0: return dict(acc=float('nan'), loss=float('nan'))
     logits = predict(model, x, batch_size, precision)
     return dict(acc=(logits.argmax(1) == y).float().mean().item() * 100, loss=F.cross_entropy(logits, y).item())
+
+# %% ../nbs/03_clients.ipynb #f17c9c8e
+def restricted_softmax(present,          # the classes this client holds: indices, or a boolean mask of length `classes`
+                       classes:int,      # number of classes C
+                       alpha:float=0.5,  # scale of the logits of the classes the client does not hold, in (0, 1]
+                      ):
+    "FedRS's loss for one client: a callable (logits, y) -> cross-entropy after scaling missing classes' logits by `alpha`."
+    if not 0 < alpha <= 1: raise MosaicError(f"FedRS alpha must be in (0, 1] (got {alpha!r}); 1 is plain cross-entropy")
+    present = torch.as_tensor(present)
+    mask = present.bool() if present.dtype == torch.bool else torch.zeros(classes, dtype=torch.bool).index_fill_(0, present.long().cpu(), True)
+    if len(mask) != classes: raise MosaicError(f"the class mask has {len(mask)} entries for {classes} classes")
+    scale = torch.where(mask, 1.0, float(alpha))
+    def loss(logits, y): return F.cross_entropy(logits * scale.to(logits.device, logits.dtype), y)
+    return loss

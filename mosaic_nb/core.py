@@ -13,11 +13,11 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['DATASETS', 'SCHEMES', 'ARCHS', 'ALGOS', 'GATES', 'VARIANTS', 'PRECISIONS', 'DEVICES', 'MosaicError', 'SpecError',
-           'DataSpec', 'ModelSpec', 'FLSpec', 'MosaicSpec', 'Spec', 'spec_from_dict', 'validate', 'parse_overrides',
-           'apply_overrides', 'spec_hash', 'seed_everything', 'torch_rng', 'get_device', 'cpu_has_bf16',
-           'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit', 'env_info',
-           'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer']
+__all__ = ['DATASETS', 'SCHEMES', 'ARCHS', 'ALGOS', 'SOURCES', 'GATES', 'VARIANTS', 'PRECISIONS', 'DEVICES', 'MosaicError',
+           'SpecError', 'DataSpec', 'ModelSpec', 'FLSpec', 'MosaicSpec', 'DFKDSpec', 'Spec', 'spec_from_dict',
+           'validate', 'parse_overrides', 'apply_overrides', 'spec_hash', 'seed_everything', 'torch_rng', 'get_device',
+           'cpu_has_bf16', 'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit',
+           'env_info', 'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer']
 
 # %% ../nbs/00_core.ipynb #d9411469
 class MosaicError(Exception):
@@ -30,7 +30,8 @@ class SpecError(MosaicError, ValueError):
 DATASETS = ('fmnist', 'mnist', 'cifar10', 'cifar100', 'svhn', 'digits', 'synthetic')
 SCHEMES = ('iid', 'shards', 'dirichlet', 'official')
 ARCHS = ('lenet5', 'cnn', 'cnn_mnist', 'resnet18')
-ALGOS = ('fedavg', 'fedprox', 'mosaic')
+ALGOS = ('fedavg', 'fedprox', 'fedbn', 'fedrs', 'feddf', 'oneshot', 'dense', 'fedadi', 'feddafl', 'coboosting', 'mosaic')
+SOURCES = ('generator', 'noise', 'digits')   # FedDF's unlabeled server data
 GATES = ('all', 'topk', 'mean')
 VARIANTS = ('paper', 'code')
 PRECISIONS = ('fp32', 'bf16', 'auto')
@@ -81,6 +82,7 @@ class FLSpec:
     mu: float = field(default=0.0, metadata=_opt(_nonneg, 'FedProx proximal weight (0 = FedAvg)'))
     participation: float = field(default=1.0, metadata=_opt(_frac, 'fraction of clients sampled each round'))
     eval_every: int = field(default=1, metadata=_opt(_nonneg, 'evaluate the global model every k rounds (0: only at the end)'))
+    fedrs_alpha: float = field(default=0.5, metadata=_opt(_frac, 'FedRS: scale of the logits of classes a client does not hold'))
 
 @dataclass
 class MosaicSpec:
@@ -120,6 +122,39 @@ class MosaicSpec:
     compat_drop_class0: bool = field(default=False, metadata=_opt(lambda v: None, "reproduce the code's bug that drops class 0 from real batches"))
 
 @dataclass
+class DFKDSpec:
+    "The baselines' server-side distillation (FedDF, DENSE, Fed-ADI, Fed-DAFL, Co-Boosting) and the one-shot local training they share (see 10_dfkd)."
+    local_epochs: float = field(default=20.0, metadata=_opt(_pos, 'one-shot methods: local epochs each client trains before its single upload'))
+    local_lr: float = field(default=0.01, metadata=_opt(_pos, 'one-shot local SGD learning rate'))
+    local_momentum: float = field(default=0.9, metadata=_opt(lambda v: None if 0 <= v < 1 else 'must be in [0, 1)', 'one-shot local SGD momentum'))
+    local_batch: int = field(default=128, metadata=_opt(_posint, 'one-shot local batch size'))
+    epochs: int = field(default=200, metadata=_opt(_nonneg, 'server epochs: each trains the generator, then the student'))
+    g_steps: int = field(default=30, metadata=_opt(_nonneg, 'generator steps per epoch'))
+    synth_batch: int = field(default=256, metadata=_opt(_posint, 'synthetic images per generator step'))
+    nz: int = field(default=256, metadata=_opt(_posint, 'server generator latent size'))
+    ngf: int = field(default=64, metadata=_opt(_posint, 'server generator width'))
+    gen_lr: float = field(default=1e-3, metadata=_opt(_pos, 'server generator Adam lr'))
+    reset_g: bool = field(default=True, metadata=_opt(lambda v: None, 'DENSE: re-initialise the generator every epoch and optimise the latents with it (False: one persistent generator)'))
+    student_init: str = field(default='average', metadata=_opt(_choice(('average', 'fresh')), "one-shot student start: the one-shot average, or 'fresh' (DENSE's code)"))
+    w_oh: float = field(default=1.0, metadata=_opt(_nonneg, 'cross-entropy of the ensemble to the sampled (or its own) labels'))
+    w_bn: float = field(default=1.0, metadata=_opt(_nonneg, 'BN-statistics loss over the ensemble members'))
+    w_adv: float = field(default=1.0, metadata=_opt(_nonneg, 'DENSE: student-ensemble divergence where their argmaxes differ; Fed-ADI: competition'))
+    w_act: float = field(default=0.1, metadata=_opt(_nonneg, 'Fed-DAFL: feature activation loss'))
+    w_ie: float = field(default=5.0, metadata=_opt(_nonneg, 'Fed-DAFL: information-entropy (class balance) loss'))
+    w_tv: float = field(default=1e-4, metadata=_opt(_nonneg, 'Fed-ADI: total-variation image prior'))
+    kd_steps: int = field(default=50, metadata=_opt(_nonneg, 'student steps per epoch (FedDF: per round)'))
+    kd_batch: int = field(default=256, metadata=_opt(_posint, 'student batch size'))
+    kd_lr: float = field(default=0.01, metadata=_opt(_pos, 'student SGD learning rate (FedDF: Adam)'))
+    T: float = field(default=20.0, metadata=_opt(_pos, 'distillation temperature'))
+    pool: int = field(default=10000, metadata=_opt(_posint, 'synthetic images kept for the student (oldest dropped first)'))
+    source: str = field(default='generator', metadata=_opt(_choice(SOURCES), 'FedDF: unlabeled server data'))
+    oneshot: bool = field(default=False, metadata=_opt(lambda v: None, 'FedDF: distil once from the cached one-shot models instead of every round'))
+    cb_mu: float = field(default=0.01, metadata=_opt(_nonneg, 'Co-Boosting: ensemble-weight step size (sign gradient)'))
+    cb_decay: float = field(default=0.99, metadata=_opt(lambda v: None if 0 < v <= 1 else 'must be in (0, 1]', 'Co-Boosting: per-epoch decay of the weight step'))
+    cb_eps: float = field(default=8 / 255, metadata=_opt(_nonneg, 'Co-Boosting: hard-sample perturbation size (one signed-gradient step)'))
+    cb_focal: float = field(default=1.0, metadata=_opt(_nonneg, 'Co-Boosting: focal exponent of the generator cross-entropy'))
+
+@dataclass
 class Spec:
     "One experiment: the algorithm and everything it runs on."
     algo: str = field(default='fedavg', metadata=_opt(_choice(ALGOS), 'algorithm'))
@@ -131,6 +166,7 @@ class Spec:
     model: ModelSpec = field(default_factory=ModelSpec, metadata=_opt(lambda v: None))
     fl: FLSpec = field(default_factory=FLSpec, metadata=_opt(lambda v: None))
     mosaic: MosaicSpec = field(default_factory=MosaicSpec, metadata=_opt(lambda v: None))
+    dfkd: DFKDSpec = field(default_factory=DFKDSpec, metadata=_opt(lambda v: None))
 
 # %% ../nbs/00_core.ipynb #c28f2348
 def _field_types(cls):
@@ -216,7 +252,7 @@ def apply_overrides(spec:Spec, overrides:list|dict|None) -> Spec:
         *parents, leaf = key.split('.')
         node = d
         for p in parents:
-            if not isinstance(node.get(p), dict): raise SpecError(f"unknown option {key}; sections are data, model, fl, mosaic")
+            if not isinstance(node.get(p), dict): raise SpecError(f"unknown option {key}; sections are {', '.join(k for k, v in d.items() if isinstance(v, dict))}")
             node = node[p]
         if leaf not in node: raise SpecError(f"unknown option {key}; valid options here: {', '.join(sorted(node))}")
         node[leaf] = v

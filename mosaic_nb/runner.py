@@ -13,7 +13,8 @@ from .core import *
 from . import data as mdata
 from .data import load_data, partition, label_counts, count_table, available_datasets
 from .models import get_model, count_params
-from .fedavg import FedAvg
+from .fedavg import FedAvg, FedBN, FedRS
+from .dfkd import OneShot, DENSE, CoBoosting, FedDF
 from .mosaic import Mosaic
 
 # %% auto #0
@@ -27,9 +28,20 @@ PRESETS = {
     'paper': {'model.arch': 'resnet18', 'fl.rounds': 300, 'fl.local_steps': 10, 'fl.lr': 0.01, 'fl.momentum': 0.0,
               'fl.weight_decay': 1e-4, 'fl.batch_size': 64, 'fl.eval_every': 10, 'device': 'cuda', 'precision': 'auto'},
 }
-ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'mosaic': {}}
+ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'fedrs': {'fl.fedrs_alpha': 0.5}, 'feddf': {'dfkd.kd_lr': 1e-3, 'dfkd.T': 1.0, 'dfkd.reset_g': False},
+                 'feddafl': {'dfkd.reset_g': False}, 'coboosting': {'dfkd.T': 4.0, 'dfkd.w_bn': 0.0}, 'mosaic': {}}
 # Per-algorithm preset sizes: what an algorithm needs beyond the FL rounds every method shares.
+# The one-shot distillation family (DENSE and its variants) shares its sizes; FedDF multi-round runs g_steps/kd_steps per round.
+_DFKD_PRESETS = {
+    'quick': {'dfkd.local_epochs': 2, 'dfkd.epochs': 10, 'dfkd.g_steps': 5, 'dfkd.synth_batch': 64, 'dfkd.nz': 100, 'dfkd.ngf': 32,
+              'dfkd.kd_steps': 20, 'dfkd.kd_batch': 128, 'dfkd.pool': 5000, 'fl.eval_every': 5},
+    'cpu':   {'dfkd.local_epochs': 20, 'dfkd.epochs': 50, 'dfkd.g_steps': 20, 'dfkd.synth_batch': 128, 'dfkd.nz': 100, 'dfkd.ngf': 32,
+              'dfkd.kd_steps': 30, 'dfkd.kd_batch': 128, 'dfkd.pool': 10000, 'fl.eval_every': 5},
+    'paper': {'dfkd.local_epochs': 200, 'dfkd.epochs': 200, 'dfkd.g_steps': 30, 'dfkd.synth_batch': 256, 'dfkd.nz': 256, 'dfkd.ngf': 64,
+              'dfkd.kd_steps': 50, 'dfkd.kd_batch': 256, 'dfkd.pool': 50000},
+}
 ALGO_PRESETS = {
+    **{a: _DFKD_PRESETS for a in ('oneshot', 'dense', 'fedadi', 'feddafl', 'coboosting', 'feddf')},
     'mosaic': {
         'quick': {'mosaic.finetune_rounds': 5, 'mosaic.gen_steps': 200, 'mosaic.gen_lr': 1e-3, 'mosaic.nz': 64,
                   'mosaic.ngf': 16, 'mosaic.ndf': 16, 'mosaic.distill_steps': 150, 'mosaic.distill_lr': 1e-3},
@@ -50,7 +62,8 @@ def preset_spec(preset:str|None='quick', algo:str='fedavg', overrides:list|dict|
     return apply_overrides(spec, overrides)
 
 # %% ../nbs/11_runner.ipynb #23f05169
-ALGORITHMS = {'fedavg': FedAvg, 'fedprox': FedAvg, 'mosaic': Mosaic}   # FedProx = FedAvg with spec.fl.mu > 0
+ALGORITHMS = {'fedavg': FedAvg, 'fedprox': FedAvg, 'fedbn': FedBN, 'fedrs': FedRS, 'feddf': FedDF, 'oneshot': OneShot,
+              'dense': DENSE, 'fedadi': DENSE, 'feddafl': DENSE, 'coboosting': CoBoosting, 'mosaic': Mosaic}   # FedProx = FedAvg with fl.mu > 0
 
 def default_out(spec:Spec, root='runs') -> Path:
     "A readable, unique run folder name: algo-dataset-scheme-alpha-seed-hash."
@@ -95,15 +108,17 @@ def run(spec:Spec|dict, out=None, force:bool=False, quiet:bool|None=None) -> dic
     with timer(spec.algo): server.fit(stage=spec.algo)
     final = server.evaluate()
     accs = [r['test_acc'] for r in server.history if 'test_acc' in r]
+    extra = {'ensemble_acc': server.ensemble_accuracy(), **server.extra}
     result = dict(algo=spec.algo, dataset=spec.data.dataset, seed=spec.seed, preset=spec.preset,
                   test_acc=final['acc'], test_loss=final['loss'], best_acc=max(accs) if accs else final['acc'],
                   rounds=server.round_idx, clients=spec.data.clients, alpha=spec.data.alpha, scheme=spec.data.scheme,
                   arch=spec.model.arch, params=count_params(model), device=str(device), precision=server.precision,
                   n_train=int(len(d.y_train)), n_test=int(len(d.y_test)), data_source=d.source,
-                  label_counts=counts.tolist(), **server.extra,
+                  label_counts=counts.tolist(), **extra,
                   times={k: round(v, 3) for k, v in {**timer.times, **server.timer.times}.items()},
                   wall_time=round(time.perf_counter() - t0, 3), spec_hash=spec_hash(spec), run_dir=str(out))
-    rd.save_curve(title=f"{spec.algo} on {spec.data.dataset}, {spec.data.scheme} {spec.data.alpha:g}")
+    x = 'epoch' if isinstance(server, OneShot) and server.round_idx <= 1 else 'round'
+    rd.save_curve(x=x, title=f"{spec.algo} on {spec.data.dataset}, {spec.data.scheme} {spec.data.alpha:g}")
     rd.save_result(result)
     return result
 
