@@ -30,7 +30,7 @@ class SpecError(MosaicError, ValueError):
 DATASETS = ('fmnist', 'mnist', 'cifar10', 'cifar100', 'svhn', 'digits', 'synthetic')
 SCHEMES = ('iid', 'shards', 'dirichlet', 'official')
 ARCHS = ('lenet5', 'cnn', 'cnn_mnist', 'resnet18')
-ALGOS = ('fedavg', 'fedprox', 'fedbn', 'fedrs', 'feddf', 'oneshot', 'dense', 'fedadi', 'feddafl', 'coboosting', 'mosaic')
+ALGOS = ('fedavg', 'fedprox', 'fedbn', 'fedrs', 'feddf', 'oneshot', 'dense', 'fedadi', 'feddafl', 'coboosting', 'fedftg', 'dfrd', 'mosaic')
 SOURCES = ('generator', 'noise', 'digits')   # FedDF's unlabeled server data
 GATES = ('all', 'topk', 'mean')
 VARIANTS = ('paper', 'code')
@@ -153,6 +153,10 @@ class DFKDSpec:
     cb_decay: float = field(default=0.99, metadata=_opt(lambda v: None if 0 < v <= 1 else 'must be in (0, 1]', 'Co-Boosting: per-epoch decay of the weight step'))
     cb_eps: float = field(default=8 / 255, metadata=_opt(_nonneg, 'Co-Boosting: hard-sample perturbation size (one signed-gradient step)'))
     cb_focal: float = field(default=1.0, metadata=_opt(_nonneg, 'Co-Boosting: focal exponent of the generator cross-entropy'))
+    ft_iters: int = field(default=10, metadata=_opt(_nonneg, 'FedFTG / DFRD: server iterations per round, each g_steps generator then kd_steps student steps'))
+    w_div: float = field(default=1.0, metadata=_opt(_nonneg, 'FedFTG / DFRD: latent-diversity loss of the conditional generator'))
+    ema: float = field(default=0.5, metadata=_opt(lambda v: None if 0 <= v < 1 else 'must be in [0, 1)', 'DFRD: decay of the EMA generator per generator step'))
+    w_ema: float = field(default=1.0, metadata=_opt(_nonneg, "DFRD: weight of the EMA generator's samples in the student loss"))
 
 @dataclass
 class Spec:

@@ -14,7 +14,7 @@ from . import data as mdata
 from .data import load_data, partition, label_counts, count_table, available_datasets
 from .models import get_model, count_params
 from .fedavg import FedAvg, FedBN, FedRS
-from .dfkd import OneShot, DENSE, CoBoosting, FedDF
+from .dfkd import OneShot, DENSE, CoBoosting, FedDF, ServerFT
 from .mosaic import Mosaic
 
 # %% auto #0
@@ -29,7 +29,9 @@ PRESETS = {
               'fl.weight_decay': 1e-4, 'fl.batch_size': 64, 'fl.eval_every': 10, 'device': 'cuda', 'precision': 'auto'},
 }
 ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'fedrs': {'fl.fedrs_alpha': 0.5}, 'feddf': {'dfkd.kd_lr': 1e-3, 'dfkd.T': 1.0, 'dfkd.reset_g': False},
-                 'feddafl': {'dfkd.reset_g': False}, 'coboosting': {'dfkd.T': 4.0, 'dfkd.w_bn': 0.0}, 'mosaic': {}}
+                 'feddafl': {'dfkd.reset_g': False}, 'coboosting': {'dfkd.T': 4.0, 'dfkd.w_bn': 0.0},
+                 'fedftg': {'dfkd.T': 1.0, 'dfkd.gen_lr': 0.01, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0},
+                 'dfrd': {'dfkd.T': 10.0, 'dfkd.gen_lr': 2e-4, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0}, 'mosaic': {}}
 # Per-algorithm preset sizes: what an algorithm needs beyond the FL rounds every method shares.
 # The one-shot distillation family (DENSE and its variants) shares its sizes; FedDF multi-round runs g_steps/kd_steps per round.
 _DFKD_PRESETS = {
@@ -40,7 +42,14 @@ _DFKD_PRESETS = {
     'paper': {'dfkd.local_epochs': 200, 'dfkd.epochs': 200, 'dfkd.g_steps': 30, 'dfkd.synth_batch': 256, 'dfkd.nz': 256, 'dfkd.ngf': 64,
               'dfkd.kd_steps': 50, 'dfkd.kd_batch': 256, 'dfkd.pool': 50000},
 }
+# FedFTG / DFRD: the FL rounds of the preset, plus server fine-tuning every round (the papers: 10 iterations x (1 generator, 5 student steps)).
+_FT_PRESETS = {
+    'quick': {'dfkd.ft_iters': 2, 'dfkd.g_steps': 1, 'dfkd.kd_steps': 5, 'dfkd.synth_batch': 64, 'dfkd.nz': 100, 'dfkd.ngf': 32},
+    'cpu':   {'dfkd.ft_iters': 5, 'dfkd.g_steps': 1, 'dfkd.kd_steps': 5, 'dfkd.synth_batch': 64, 'dfkd.nz': 100, 'dfkd.ngf': 32},
+    'paper': {'dfkd.ft_iters': 10, 'dfkd.g_steps': 1, 'dfkd.kd_steps': 5, 'dfkd.synth_batch': 64, 'dfkd.nz': 100, 'dfkd.ngf': 64},
+}
 ALGO_PRESETS = {
+    **{a: _FT_PRESETS for a in ('fedftg', 'dfrd')},
     **{a: _DFKD_PRESETS for a in ('oneshot', 'dense', 'fedadi', 'feddafl', 'coboosting', 'feddf')},
     'mosaic': {
         'quick': {'mosaic.finetune_rounds': 5, 'mosaic.gen_steps': 200, 'mosaic.gen_lr': 1e-3, 'mosaic.nz': 64,
@@ -63,7 +72,8 @@ def preset_spec(preset:str|None='quick', algo:str='fedavg', overrides:list|dict|
 
 # %% ../nbs/11_runner.ipynb #23f05169
 ALGORITHMS = {'fedavg': FedAvg, 'fedprox': FedAvg, 'fedbn': FedBN, 'fedrs': FedRS, 'feddf': FedDF, 'oneshot': OneShot,
-              'dense': DENSE, 'fedadi': DENSE, 'feddafl': DENSE, 'coboosting': CoBoosting, 'mosaic': Mosaic}   # FedProx = FedAvg with fl.mu > 0
+              'dense': DENSE, 'fedadi': DENSE, 'feddafl': DENSE, 'coboosting': CoBoosting,
+              'fedftg': ServerFT, 'dfrd': ServerFT, 'mosaic': Mosaic}   # FedProx = FedAvg with fl.mu > 0
 
 def default_out(spec:Spec, root='runs') -> Path:
     "A readable, unique run folder name: algo-dataset-scheme-alpha-seed-hash."
