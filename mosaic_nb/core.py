@@ -155,7 +155,7 @@ class DFKDSpec:
     cb_focal: float = field(default=1.0, metadata=_opt(_nonneg, 'Co-Boosting: focal exponent of the generator cross-entropy'))
     ft_iters: int = field(default=10, metadata=_opt(_nonneg, 'FedFTG / DFRD: server iterations per round, each g_steps generator then kd_steps student steps'))
     w_div: float = field(default=1.0, metadata=_opt(_nonneg, 'FedFTG / DFRD: latent-diversity loss of the conditional generator'))
-    ema: float = field(default=0.5, metadata=_opt(lambda v: None if 0 <= v < 1 else 'must be in [0, 1)', 'DFRD: decay of the EMA generator per generator step'))
+    ema: float = field(default=0.99, metadata=_opt(lambda v: None if 0 <= v < 1 else 'must be in [0, 1)', 'DFRD: decay of the EMA generator per generator step'))
     w_ema: float = field(default=1.0, metadata=_opt(_nonneg, "DFRD: weight of the EMA generator's samples in the student loss"))
 
 @dataclass

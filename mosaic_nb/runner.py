@@ -35,22 +35,26 @@ ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'fedrs': {'fl.fedrs_a
 # Per-algorithm preset sizes: what an algorithm needs beyond the FL rounds every method shares.
 # The one-shot distillation family (DENSE and its variants) shares its sizes; FedDF multi-round runs g_steps/kd_steps per round.
 _DFKD_PRESETS = {
-    'quick': {'dfkd.local_epochs': 2, 'dfkd.epochs': 10, 'dfkd.g_steps': 5, 'dfkd.synth_batch': 64, 'dfkd.nz': 100, 'dfkd.ngf': 32,
+    'quick': {'dfkd.local_epochs': 2, 'dfkd.epochs': 5, 'dfkd.g_steps': 5, 'dfkd.synth_batch': 64, 'dfkd.nz': 100, 'dfkd.ngf': 32,
               'dfkd.kd_steps': 20, 'dfkd.kd_batch': 128, 'dfkd.pool': 5000, 'fl.eval_every': 5},
     'cpu':   {'dfkd.local_epochs': 20, 'dfkd.epochs': 50, 'dfkd.g_steps': 20, 'dfkd.synth_batch': 128, 'dfkd.nz': 100, 'dfkd.ngf': 32,
               'dfkd.kd_steps': 30, 'dfkd.kd_batch': 128, 'dfkd.pool': 10000, 'fl.eval_every': 5},
     'paper': {'dfkd.local_epochs': 200, 'dfkd.epochs': 200, 'dfkd.g_steps': 30, 'dfkd.synth_batch': 256, 'dfkd.nz': 256, 'dfkd.ngf': 64,
               'dfkd.kd_steps': 50, 'dfkd.kd_batch': 256, 'dfkd.pool': 50000},
 }
-# FedFTG / DFRD: the FL rounds of the preset, plus server fine-tuning every round (the papers: 10 iterations x (1 generator, 5 student steps)).
+# FedFTG: the FL rounds of the preset, plus server fine-tuning every round (its code: 10 iterations x (1 generator, 5 student steps)).
 _FT_PRESETS = {
     'quick': {'dfkd.ft_iters': 2, 'dfkd.g_steps': 1, 'dfkd.kd_steps': 5, 'dfkd.synth_batch': 64, 'dfkd.nz': 100, 'dfkd.ngf': 32},
     'cpu':   {'dfkd.ft_iters': 5, 'dfkd.g_steps': 1, 'dfkd.kd_steps': 5, 'dfkd.synth_batch': 64, 'dfkd.nz': 100, 'dfkd.ngf': 32},
     'paper': {'dfkd.ft_iters': 10, 'dfkd.g_steps': 1, 'dfkd.kd_steps': 5, 'dfkd.synth_batch': 64, 'dfkd.nz': 100, 'dfkd.ngf': 64},
 }
+# DFRD: 20 generator then 2 student steps per iteration (the author's DFDG code), scaled down on the CPU.
+_DFRD_PRESETS = {n: {**p, 'dfkd.g_steps': g, 'dfkd.kd_steps': 2} for (n, p), g in zip(_FT_PRESETS.items(), (3, 10, 20))}
 ALGO_PRESETS = {
-    **{a: _FT_PRESETS for a in ('fedftg', 'dfrd')},
-    **{a: _DFKD_PRESETS for a in ('oneshot', 'dense', 'fedadi', 'feddafl', 'coboosting', 'feddf')},
+    'fedftg': _FT_PRESETS, 'dfrd': _DFRD_PRESETS,
+    **{a: _DFKD_PRESETS for a in ('oneshot', 'dense', 'fedadi', 'feddafl', 'coboosting')},
+    # multi-round FedDF distils after every one of the preset's rounds: fewer steps per round than the one-shot runs
+    'feddf': {**_DFKD_PRESETS, 'quick': {**_DFKD_PRESETS['quick'], 'dfkd.g_steps': 2, 'dfkd.kd_steps': 10}},
     'mosaic': {
         'quick': {'mosaic.finetune_rounds': 5, 'mosaic.gen_steps': 200, 'mosaic.gen_lr': 1e-3, 'mosaic.nz': 64,
                   'mosaic.ngf': 16, 'mosaic.ndf': 16, 'mosaic.distill_steps': 150, 'mosaic.distill_lr': 1e-3},
