@@ -147,8 +147,9 @@ def compare(algos:list,                 # algorithm names
     out, rows = Path(out), []
     for algo in algos:
         r = run(preset_spec(preset, algo, overrides), out=out/algo, force=force)
+        ens = r.get('ensemble_acc')
         rows.append(dict(algo=algo, test_acc=round(r['test_acc'], 2), best_acc=round(r['best_acc'], 2),
-                         rounds=r['rounds'], wall_time_s=round(r['wall_time'], 1), run_dir=r['run_dir']))
+                         ensemble_acc=round(ens, 2) if ens is not None else '', rounds=r['rounds'], wall_time_s=round(r['wall_time'], 1), run_dir=r['run_dir']))
     cols = list(rows[0])
     md = '\n'.join(['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)] +
                    ['| ' + ' | '.join(str(r[c]) for c in cols) + ' |' for r in rows]) + '\n'
