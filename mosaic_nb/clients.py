@@ -19,9 +19,9 @@ def _precision(precision:str, device) -> str:
     if precision not in PRECISIONS: raise MosaicError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     return resolve_precision(precision, device)
 
-def _layout(x:torch.Tensor, precision:str) -> torch.Tensor:
-    "Images in channels-last layout for bf16, unchanged otherwise."
-    return x.contiguous(memory_format=torch.channels_last) if precision == 'bf16' and x.dim() == 4 else x
+def _layout(x:torch.Tensor) -> torch.Tensor:
+    "Images (4-d) in channels-last layout, anything else unchanged."
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 # %% ../nbs/03_clients.ipynb #f7ea42d6
 def batch_indices(n:int,                 # number of samples
@@ -70,7 +70,7 @@ def local_train(model:nn.Module,          # trained in place
     loss_fn = loss_fn or F.cross_entropy
     idx = batch_indices(n, b, n_steps, generator, dev)
 
-    if precision == 'bf16' and x.dim() == 4: model.to(memory_format=torch.channels_last)
+    if x.dim() == 4: model.to(memory_format=torch.channels_last)
     was_training = model.training; model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -80,7 +80,7 @@ def local_train(model:nn.Module,          # trained in place
         for s in range(n_steps):
             xb, yb = x[idx[s]], y[idx[s]]
             if augment is not None: xb = augment(xb)
-            with autocast(dev, precision): logits = model(_layout(xb, precision))
+            with autocast(dev, precision): logits = model(_layout(xb))
             loss = loss_fn(logits.float(), yb)
             total += loss.detach()
             if mu > 0: loss = loss + mu / 2 * sum((p - p0).pow(2).sum() for p, p0 in zip(params, start))
@@ -97,7 +97,7 @@ def _batched(model:nn.Module, fn, x:torch.Tensor, batch_size:int, precision:str)
     try:
         out = []
         for i in range(0, len(x), batch_size):
-            with autocast(x.device, precision): out.append(fn(_layout(x[i:i + batch_size], precision)).float())
+            with autocast(x.device, precision): out.append(fn(_layout(x[i:i + batch_size])).float())
         return out
     finally: model.train(was_training)
 

@@ -140,10 +140,12 @@ def get_model(arch:str,              # one of core.ARCHS: lenet5, cnn, cnn_mnist
     if arch not in MODELS: raise MosaicError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHS)}")
     if len(tuple(in_shape)) != 3: raise MosaicError(f"in_shape must be (channels, height, width) (got {in_shape!r})")
     if classes < 1: raise MosaicError(f"classes must be >= 1 (got {classes!r})")
-    if seed is None: return MODELS[arch](tuple(in_shape), classes, width)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return MODELS[arch](tuple(in_shape), classes, width)
+    if seed is None: m = MODELS[arch](tuple(in_shape), classes, width)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            m = MODELS[arch](tuple(in_shape), classes, width)
+    return m.to(memory_format=torch.channels_last)   # the fast layout for convolutions (benchmarks/layout.py)
 
 def count_params(model:nn.Module, trainable:bool=False) -> int:
     "Number of parameters of `model` (only those that require grad when `trainable`)."
