@@ -9,21 +9,12 @@ training; inference = logits of `--infer` images in chunks of `--chunk`, as `pre
 layouts are timed in the same process, alternating, and the table prints the median time and the speed-up of
 channels-last over contiguous. The math is the same; only the kernels differ (results agree to float rounding).
 """
-import argparse, statistics, time
+import argparse
 import torch, torch.nn.functional as F
 from mosaic_nb.core import autocast, get_device
 from mosaic_nb.models import get_model
 
-def sync(dev):
-    if dev.type == 'cuda': torch.cuda.synchronize(dev)
-
-def timed(fn, dev, warmup, repeat):
-    "Median seconds of `fn()` over `repeat` calls after `warmup` calls."
-    for _ in range(warmup): fn()
-    ts = []
-    for _ in range(repeat):
-        sync(dev); t0 = time.perf_counter(); fn(); sync(dev); ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+from timing import timed   # benchmarks/timing.py (run as `python benchmarks/NAME.py`)
 
 def setup(arch, shape, classes, dev, layout, batch, infer):
     "A model, an optimiser and data in `layout` (torch.contiguous_format or torch.channels_last)."

@@ -11,7 +11,7 @@ prints the median step time, the teacher's share of it and the speed-up over the
 random: the cost of a forward pass does not depend on their values. bf16 on a CPU without native bf16
 instructions (AVX512-BF16 / AMX) is emulated and slow; the table says which case this machine is.
 """
-import argparse, copy, json, platform, statistics, time
+import argparse, copy, json, platform
 import torch
 from mosaic_nb.core import autocast, cpu_has_bf16, get_device, set_quiet, torch_rng
 from mosaic_nb.models import get_model
@@ -21,16 +21,7 @@ from mosaic_nb.meta import MetaModel
 from mosaic_nb.distill import distill
 from mosaic_nb.mosaic import Teacher
 
-def sync(dev):
-    if dev.type == 'cuda': torch.cuda.synchronize(dev)
-
-def timed(fn, dev, warmup, repeat):
-    "Median seconds of `fn()` over `repeat` calls after `warmup` calls."
-    for _ in range(warmup): fn()
-    ts = []
-    for _ in range(repeat):
-        sync(dev); t0 = time.perf_counter(); fn(); sync(dev); ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+from timing import timed   # benchmarks/timing.py (run as `python benchmarks/NAME.py`)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

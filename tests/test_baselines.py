@@ -6,7 +6,7 @@ from conftest import FMNIST, read_json
 pytestmark = pytest.mark.skipif(not FMNIST.exists(), reason='Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)')
 
 # 5 clients at Dirichlet 0.5 (DENSE's setting) keeps the one-shot ensembles cheap, and a stratified 12,000 / 2,000
-# subset of the splits keeps local training and evaluation cheap: the whole module is a few minutes of CI. The
+# subset of the splits cuts local training and evaluation about fivefold. The
 # one-shot methods share one set of cached local models, trained by whichever test runs first. (The full-split quick
 # runs of every method, 10 clients at Dirichlet 0.1, are the README's baseline table.)
 ARGS = ['--dataset', 'fmnist', '--clients', '5', '--alpha', '0.5', '--preset', 'quick',
