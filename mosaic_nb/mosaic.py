@@ -33,13 +33,14 @@ class Teacher:
     "The mixture-of-experts teacher: experts + gate + meta model, as one callable images -> logits."
     def __init__(self, bank:ExpertBank, meta:nn.Module|None, gate:str='all', topk:int=3, gate_model:nn.Module|None=None):
         if gate not in GATES: raise MosaicError(f"unknown gate {gate!r}; use one of {', '.join(GATES)}")
-        if gate == 'topk' and gate_model is None: raise MosaicError("the topk gate needs the frozen global model (gate_model)")
-        if gate != 'mean' and meta is None: raise MosaicError(f"gate {gate!r} needs a meta model")
+        if gate in ('topk', 'global') and gate_model is None: raise MosaicError(f"the {gate} gate needs the frozen global model (gate_model)")
+        if gate in ('all', 'topk') and meta is None: raise MosaicError(f"gate {gate!r} needs a meta model")
         self.bank, self.meta, self.gate, self.k, self.gate_model = bank, meta, gate, min(topk, len(bank)), gate_model
 
     @torch.no_grad()
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
         if self.gate == 'mean': return self.bank.logits(x).mean(0)
+        if self.gate == 'global': return self.gate_model(x)
         if self.gate == 'all': return self.meta(self.bank.logits(x).transpose(0, 1))
         sel, mask = gate_mask(self.gate_model(x), self.k, len(self.bank))
         picked = self.bank.selected_logits(x, sel)                      # (B, k, C)
@@ -115,8 +116,9 @@ class Mosaic(FedAvg):
             torch.manual_seed(derive_seed(self.spec.seed, 23))
             meta = MetaModel(C, C, d_model=ms.meta_d_model, expert_embedding=ms.meta_embed).to(dev)
             g = torch.Generator().manual_seed(derive_seed(self.spec.seed, 29))
-            ema, mstats = train_meta(meta, tokens, L, steps=ms.meta_steps, batch_size=ms.meta_batch, lr=ms.meta_lr,
-                                     ema=ms.meta_ema, mask=mask, generator=g)
+            ema, mstats = (None, None) if ms.gate in ('mean', 'global') else \
+                train_meta(meta, tokens, L, steps=ms.meta_steps, batch_size=ms.meta_batch, lr=ms.meta_lr,
+                           ema=ms.meta_ema, mask=mask, generator=g)
             teacher = Teacher(bank, ema, ms.gate, ms.topk, gate_model)
             acc['teacher'] = teacher.accuracy(xt, yt)
         with T('distill'):
