@@ -196,6 +196,21 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument('--min-size', type=int, help='fewest samples per client')
     q.add_argument('--shards', type=int, help='classes per client (shards scheme)')
     q.add_argument('--plot', help='also save a heatmap to this PNG file')
+    t = sub.add_parser('reproduce', help='run (or resume) every cell of a published table and render it beside the published values')
+    t.add_argument('table', nargs='?', help='table name (--list shows them)')
+    t.add_argument('--preset', default='quick', help='quick (smoke scale), cpu or paper')
+    t.add_argument('--seeds', default='0', help='comma-separated seeds, e.g. 0,1,2')
+    t.add_argument('--dataset', help="one of the table's data sets (default: its first)")
+    t.add_argument('--rows', help='comma-separated row labels or algorithm names (default: all)')
+    t.add_argument('--cols', help='comma-separated column labels (default: all)')
+    t.add_argument('--out', help='folder for the table files (default: runs/reproduce/<table>-<dataset>-<preset>)')
+    t.add_argument('--store', help='folder of run folders (default: OUT/runs); tables given one store share their common cells')
+    t.add_argument('--set', nargs='*', action='extend', default=[], metavar='KEY=VALUE', help='any spec field, applied to every cell')
+    t.add_argument('--force', action='store_true', help='rerun finished cells')
+    t.add_argument('--quiet', action='store_true', help='no progress bars')
+    t.add_argument('--dry-run', action='store_true', help='list the cells and which are finished; run nothing')
+    t.add_argument('--finished-only', action='store_true', help='render the finished cells of a table in progress; run nothing')
+    t.add_argument('--list', action='store_true', help='list the tables')
     s = sub.add_parser('show', help="print a finished run's result")
     s.add_argument('run_dir', help='a run folder')
     return p
@@ -238,6 +253,9 @@ def cli(argv=None) -> int:
         if a.plot:
             fig = mdata.plot_partition(counts, title=f"{spec.data.dataset} {spec.data.scheme} {spec.data.alpha:g}")
             fig.savefig(a.plot, dpi=110, bbox_inches='tight')
+    elif a.cmd == 'reproduce':
+        from mosaic_nb.reproduce import reproduce_cli   # the table layer sits above the runner
+        return reproduce_cli(a)
     elif a.cmd == 'show':
         print(_summary(load_json(Path(a.run_dir)/'result.json')))
     return 0
