@@ -126,13 +126,16 @@ def get_table(name:str) -> Table:
 
 # %% ../nbs/12_reproduce.ipynb #91bd73ee
 def _select(items, names, what, keys):
-    "The items whose keys match one of `names` (all when None); an unknown name is an error listing the choices."
+    "The items named in `names` (all when None), in table order: a name matches a label first, else any other key."
     if names is None: return list(items)
     names = [n.strip() for n in (names.split(',') if isinstance(names, str) else names) if str(n).strip()]
-    known = {k.lower() for it in items for k in keys(it)}
-    bad = [n for n in names if n.lower() not in known]
-    if bad: raise MosaicError(f"unknown {what} {bad[0]!r}; choose from {', '.join(sorted({keys(it)[0] for it in items}))}")
-    return [it for it in items if any(k.lower() in {n.lower() for n in names} for k in keys(it))]
+    keep = set()
+    for n in names:
+        for pos in range(len(keys(items[0])) if items else 0):      # the label, then the other keys
+            hit = {i for i, it in enumerate(items) if keys(it)[pos].lower() == n.lower()}
+            if hit: keep |= hit; break
+        else: raise MosaicError(f"unknown {what} {n!r}; choose from {', '.join(keys(it)[0] for it in items)}")
+    return [it for i, it in enumerate(items) if i in keep]
 
 def table_cells(table:Table|str,        # a `Table` or the name of a registered one
                 preset:str='quick',     # quick (smoke scale), cpu or paper
