@@ -111,14 +111,15 @@ class Mosaic(FedAvg):
         gate_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         with T('meta'):
             P = torch.cat([u['protos'] for u in ups]).to(dev); L = torch.cat([u['proto_labels'] for u in ups]).to(dev)
-            tokens = bank.head_logits(P).transpose(0, 1)                          # (N, E, C)
-            mask = gate_mask(gate_model.head(P), min(ms.topk, C), C)[1] if ms.gate == 'topk' else None
             torch.manual_seed(derive_seed(self.spec.seed, 23))
-            meta = MetaModel(C, C, d_model=ms.meta_d_model, expert_embedding=ms.meta_embed).to(dev)
-            g = torch.Generator().manual_seed(derive_seed(self.spec.seed, 29))
-            ema, mstats = (None, None) if ms.gate in ('mean', 'global') else \
-                train_meta(meta, tokens, L, steps=ms.meta_steps, batch_size=ms.meta_batch, lr=ms.meta_lr,
-                           ema=ms.meta_ema, mask=mask, generator=g)
+            ema, mstats = None, None                                              # the mean and global gates use no meta model
+            if ms.gate in ('all', 'topk'):
+                tokens = bank.head_logits(P).transpose(0, 1)                      # (N, E, C)
+                mask = gate_mask(gate_model.head(P), min(ms.topk, C), C)[1] if ms.gate == 'topk' else None
+                meta = MetaModel(C, C, d_model=ms.meta_d_model, expert_embedding=ms.meta_embed).to(dev)
+                g = torch.Generator().manual_seed(derive_seed(self.spec.seed, 29))
+                ema, mstats = train_meta(meta, tokens, L, steps=ms.meta_steps, batch_size=ms.meta_batch, lr=ms.meta_lr,
+                                         ema=ms.meta_ema, mask=mask, generator=g)
             teacher = Teacher(bank, ema, ms.gate, ms.topk, gate_model)
             acc['teacher'] = teacher.accuracy(xt, yt)
         with T('distill'):
