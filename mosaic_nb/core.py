@@ -383,7 +383,13 @@ class RunDir:
 
     def log(self, **row):
         "Append a metrics row (round or stage) and rewrite metrics.csv atomically."
-        self.rows.append(row)
+        self.rows.append(row); self._write_rows()
+
+    def reset_rows(self, rows:list):
+        "Replace the logged rows (a resumed run goes back to its checkpoint) and rewrite metrics.csv."
+        self.rows = list(rows); self._write_rows()
+
+    def _write_rows(self):
         cols = list(dict.fromkeys(k for r in self.rows for k in r))
         buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=cols); w.writeheader(); w.writerows(self.rows)
         atomic_write(self/'metrics.csv', buf.getvalue())

@@ -201,6 +201,17 @@ class Synthesizer:
         self.pool_logits = torch.zeros(n, E, classes, device=dev)   # every member's logits on each pool image
         self.filled, self.head = 0, 0
 
+    def state_dict(self) -> dict:
+        "Generator, its optimiser, the RNG and the pool: what a resumed run needs."
+        return dict(G=self.G.state_dict(), opt=self.opt.state_dict(), rng=self.rng.get_state(), pool=self.pool, pool_y=self.pool_y,
+                    pool_logits=self.pool_logits, filled=self.filled, head=self.head)
+
+    def load_state_dict(self, st:dict):
+        "Restore what `state_dict` returned."
+        self.G.load_state_dict(st['G']); self.opt.load_state_dict(st['opt']); self.rng.set_state(st['rng'])
+        for k in ('pool', 'pool_y', 'pool_logits'): getattr(self, k).copy_(st[k])
+        self.filled, self.head = int(st['filled']), int(st['head'])
+
     def reset(self):
         "Re-initialise the generator as DENSE does: weights N(0, 0.02), BatchNorm scales N(1, 0.02), biases 0."
         for mod in self.G.modules():
@@ -398,12 +409,14 @@ def digits_source(shape:tuple, device='cpu', seed:int=0):
     x = F.interpolate(torch.cat([d.x_train, d.x_test]), size=tuple(shape[1:]), mode='bilinear', align_corners=False)
     x = x.expand(-1, shape[0], -1, -1).contiguous()
     g = torch_rng(derive_seed(seed, 53), device)
-    return lambda n: x[torch.randint(0, len(x), (n,), generator=g, device=x.device)]
+    f = lambda n: x[torch.randint(0, len(x), (n,), generator=g, device=x.device)]
+    f.rng = g; return f   # the RNG, for checkpoints
 
 def noise_source(shape:tuple, device='cpu', seed:int=0):
     "Uniform noise images in [-1, 1]: a callable n -> images."
     g = torch_rng(derive_seed(seed, 59), device)
-    return lambda n: torch.rand(n, *shape, generator=g, device=device) * 2 - 1
+    f = lambda n: torch.rand(n, *shape, generator=g, device=device) * 2 - 1
+    f.rng = g; return f
 
 class FedDF(OneShot):
     "FedDF: the averaged model is distilled towards the client ensemble on unlabeled server data, every round or once (dfkd.oneshot)."
@@ -426,21 +439,37 @@ class FedDF(OneShot):
         if self.opt is None: self.opt = torch.optim.Adam(self.model.parameters(), lr=k.kd_lr)
         src = self.source
         if src is None:
-            if self.synth is None:
-                self.synth = Synthesizer(teacher, self.data.shape, self.data.classes, 'dense', k,
-                                         augment=self.data.augment if self.spec.data.augment else None,
-                                         seed=self.spec.seed, precision=self.precision)
+            if self.synth is None: self.synth = self._synthesizer(teacher)
             self.synth.teacher = teacher
             with self.timer('synthesis'): out.update({f'g_{n}': v for n, v in self.synth.synthesize(self.model).items()})
             src = self.synth.sample
         with self.timer('kd'): out['kd_loss'] = kd_steps(self.model, teacher, src, self.opt, k.kd_steps, k.kd_batch, k.T, self.precision)
         return out
 
+    def _synthesizer(self, teacher:Ensemble) -> Synthesizer:
+        return Synthesizer(teacher, self.data.shape, self.data.classes, 'dense', self.spec.dfkd,
+                           augment=self.data.augment if self.spec.data.augment else None, seed=self.spec.seed, precision=self.precision)
+
     def round(self, rnd:int) -> dict:
         row = FedAvg.round(self, rnd)
-        teacher = Ensemble.from_states(self.model, [r['state'] for r in self.last_replies])
-        row.update(self.distil(teacher))
+        row.update(self.distil(self._round_teacher()))
         return row
+
+    def _round_teacher(self) -> Ensemble: return Ensemble.from_states(self.model, [r['state'] for r in self.last_replies])
+
+    def state_dict(self) -> dict:
+        st = FedAvg.state_dict(self)
+        if self.opt is not None: st['opt'] = self.opt.state_dict()
+        if self.synth is not None: st['synth'] = self.synth.state_dict()
+        if self.source is not None: st['source_rng'] = self.source.rng.get_state()
+        return st
+
+    def load_state_dict(self, st:dict):
+        FedAvg.load_state_dict(self, st)
+        if 'opt' in st:
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=self.spec.dfkd.kd_lr); self.opt.load_state_dict(st['opt'])
+        if 'synth' in st: self.synth = self._synthesizer(self._round_teacher()); self.synth.load_state_dict(st['synth'])
+        if 'source_rng' in st: self.source.rng.set_state(st['source_rng'])
 
     def server_stage(self):
         k, every = self.spec.dfkd, self.spec.fl.eval_every
@@ -490,6 +519,15 @@ class ServerFT(FedAvg):
         self.G_opt = torch.optim.Adam(self.G.parameters(), lr=k.gen_lr, betas=(0.5, 0.999))
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if spec.algo == 'dfrd' else None
         self.rng = torch_rng(derive_seed(spec.seed, 67), self.device)
+
+    def state_dict(self) -> dict:
+        st = {**super().state_dict(), 'G': self.G.state_dict(), 'G_opt': self.G_opt.state_dict(), 'rng': self.rng.get_state()}
+        return {**st, 'G_ema': self.G_ema.state_dict()} if self.G_ema is not None else st
+
+    def load_state_dict(self, st:dict):
+        super().load_state_dict(st)
+        self.G.load_state_dict(st['G']); self.G_opt.load_state_dict(st['G_opt']); self.rng.set_state(st['rng'])
+        if self.G_ema is not None: self.G_ema.load_state_dict(st['G_ema'])
 
     def _draw(self, p:torch.Tensor) -> tuple:
         k = self.spec.dfkd

@@ -4,7 +4,8 @@
 
 # %% ../nbs/04_fedavg.ipynb #bc38ecdc
 from __future__ import annotations
-import copy, math
+import copy, math, time
+from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
@@ -93,6 +94,7 @@ class FedAvg:
         self.precision = resolve_precision(spec.precision, self.device)
         self.history, self.round_idx, self.last_replies = [], 0, []
         self.timer, self.extra = Timer(), {}   # stage times and algorithm-specific results, merged into result.json
+        self.ckpt_every, self.resumed, self.spec_hash = None, [], spec_hash(spec)   # checkpoints: off until a runner sets seconds
 
     def client_data(self, i:int):
         "Client `i`'s training tensors."
@@ -143,18 +145,57 @@ class FedAvg:
         return evaluate(ens, self.data.x_test, self.data.y_test, precision=self.precision)['acc']
 
     def fit(self, rounds:int|None=None, stage:str='fedavg') -> list:
-        "Run `rounds` rounds (spec.fl.rounds by default), evaluating every `eval_every` rounds and at the end."
+        "Run `rounds` rounds (spec.fl.rounds by default), evaluating every `eval_every` rounds and at the end; resumes from a checkpoint of `stage`."
         rounds = self.spec.fl.rounds if rounds is None else rounds
-        every = self.spec.fl.eval_every
-        for _ in progress(range(rounds), desc=stage):
+        every, done = self.spec.fl.eval_every, self.resume(stage)
+        saved = time.monotonic()
+        for j in progress(range(done, rounds), desc=stage, initial=done, total=rounds):
             self.round_idx += 1
             row = self.round(self.round_idx)
-            if (every and self.round_idx % every == 0) or _ == rounds - 1:
+            if (every and self.round_idx % every == 0) or j == rounds - 1:
                 ev = self.evaluate(); row.update(test_acc=ev['acc'], test_loss=ev['loss'])
             row['stage'] = stage
             self.history.append(row)
             if self.run is not None: self.run.log(**row)
+            if self.checkpoint_path(stage) and (j == rounds - 1 or time.monotonic() - saved >= self.ckpt_every):
+                self.save_checkpoint(stage, j + 1); saved = time.monotonic()
         return self.history
+
+    def state_dict(self) -> dict:
+        "The server's mutable state, all a resumed run needs to continue exactly (subclasses add theirs)."
+        return dict(round_idx=self.round_idx, model=self.model.state_dict(), history=self.history, extra=self.extra,
+                    last_replies=self.last_replies)
+
+    def load_state_dict(self, st:dict):
+        "Restore what `state_dict` returned."
+        self.round_idx, self.history, self.extra, self.last_replies = st['round_idx'], st['history'], st['extra'], st['last_replies']
+        self.model.load_state_dict(st['model'])
+
+    def checkpoint_path(self, stage:str) -> Path|None:
+        "The checkpoint file of `stage` in the run folder (None: no run folder, or checkpoints are off)."
+        return None if self.run is None or self.ckpt_every is None else self.run/f'checkpoint-{stage}.pt'
+
+    def save_checkpoint(self, stage:str, done:int):
+        "Write the state after `done` rounds of `stage`, with the RNG states and the logged rows, atomically."
+        rng = dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if self.device.type == 'cuda' else [])
+        save_state(dict(spec_hash=self.spec_hash, stage=stage, done=done, server=self.state_dict(), rng=rng,
+                        rows=list(self.run.rows)), self.checkpoint_path(stage))
+
+    def resume(self, stage:str) -> int:
+        "Load the checkpoint of `stage` if there is one; return how many of its rounds were done (0 without one)."
+        p = self.checkpoint_path(stage)
+        if p is None or not p.exists(): return 0
+        try: ck = load_state(p)
+        except MosaicError as e: raise MosaicError(f"{e}; to run this stage from the start delete {p.name} (or rerun with --force)") from None
+        if ck.get('spec_hash') != self.spec_hash or ck.get('stage') != stage:
+            raise MosaicError(f"{p} belongs to another experiment (config hash {ck.get('spec_hash')}, this run {self.spec_hash}); "
+                              f"delete it to run this stage from the start")
+        self.load_state_dict(ck['server'])
+        torch.set_rng_state(ck['rng']['torch'])
+        if ck['rng']['cuda']: torch.cuda.set_rng_state_all(ck['rng']['cuda'])
+        self.run.reset_rows(ck['rows'])
+        self.resumed.append(dict(stage=stage, round=self.round_idx))
+        return int(ck['done'])
 
 # %% ../nbs/04_fedavg.ipynb #d51e8a6a
 def bn_keys(model:nn.Module) -> set:
@@ -181,6 +222,9 @@ class FedBN(FedAvg):
         ids = sorted(self.local_bn)
         out.update(average_states([self.local_bn[i] for i in ids], self.sizes[ids]))   # every client's BN, not only this round's
         return out
+
+    def state_dict(self) -> dict: return {**super().state_dict(), 'local_bn': self.local_bn}
+    def load_state_dict(self, st:dict): super().load_state_dict(st); self.local_bn = st['local_bn']
 
     def client_bn_accuracy(self) -> float:
         "Mean test accuracy (%) of the clients' own models: global weights with each client's BN entries."

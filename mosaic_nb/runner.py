@@ -95,12 +95,18 @@ def _check_out(out:Path, spec:Spec):
     if (out/'result.json').exists(): return load_json(out/'result.json')
     return None
 
-def run(spec:Spec|dict, out=None, force:bool=False, quiet:bool|None=None) -> dict:
-    "Run one experiment into a run folder; return its result (also saved as result.json)."
+def run(spec:Spec|dict,                 # the experiment
+        out=None,                          # its run folder (default: `default_out(spec)`)
+        force:bool=False,                  # run again even if `out` holds a finished run or checkpoints of this spec
+        quiet:bool|None=None,              # silence progress bars (None: leave as set)
+        checkpoint_every:float|None=300.,  # seconds between checkpoints of the round loop (0: every round; None: none)
+       ) -> dict:
+    "Run one experiment into a run folder, resuming from its checkpoints; return its result (also saved as result.json)."
     spec = spec_from_dict(spec) if isinstance(spec, dict) else validate(spec)
     out = Path(out) if out is not None else default_out(spec)
     done = None if force else _check_out(out, spec)
     if done is not None: return done
+    if force: _drop_checkpoints(out)
     if quiet is not None: set_quiet(quiet)
     device = get_device(spec.device)
     rd, timer, t0 = RunDir(out), Timer(), time.perf_counter()
@@ -119,6 +125,7 @@ def run(spec:Spec|dict, out=None, force:bool=False, quiet:bool|None=None) -> dic
         seed_everything(spec.seed)
         model = get_model(spec.model.arch, d.shape, d.classes, width=spec.model.width).to(device)
     server = ALGORITHMS[spec.algo](spec, d, parts, model, run=rd)
+    server.ckpt_every = checkpoint_every
     with timer(spec.algo): server.fit(stage=spec.algo)
     final = server.evaluate()
     accs = [r['test_acc'] for r in server.history if 'test_acc' in r]
@@ -130,11 +137,16 @@ def run(spec:Spec|dict, out=None, force:bool=False, quiet:bool|None=None) -> dic
                   n_train=int(len(d.y_train)), n_test=int(len(d.y_test)), data_source=d.source,
                   label_counts=counts.tolist(), **extra,
                   times={k: round(v, 3) for k, v in {**timer.times, **server.timer.times}.items()},
-                  wall_time=round(time.perf_counter() - t0, 3), spec_hash=spec_hash(spec), run_dir=str(out))
+                  wall_time=round(time.perf_counter() - t0, 3), spec_hash=spec_hash(spec), run_dir=str(out),
+                  resumed=server.resumed)   # stages resumed from a checkpoint: times and wall_time then cover the last process only
     x = 'epoch' if isinstance(server, OneShot) and server.round_idx <= 1 else 'round'
     rd.save_curve(x=x, title=f"{spec.algo} on {spec.data.dataset}, {spec.data.scheme} {spec.data.alpha:g}")
     rd.save_result(result)
+    _drop_checkpoints(out)
     return result
+
+def _drop_checkpoints(out:Path):
+    for p in Path(out).glob('checkpoint-*.pt'): p.unlink()
 
 # %% ../nbs/11_runner.ipynb #be2320ae
 def compare(algos:list,                 # algorithm names
@@ -178,6 +190,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--out', help='run folder (default: runs/<algo>-<dataset>-...)')
     r.add_argument('--set', nargs='*', action='extend', default=[], metavar='KEY=VALUE', help='any spec field, e.g. fl.lr=0.05 data.min_size=5')
     r.add_argument('--force', action='store_true', help='rerun even if --out holds a finished run of this spec')
+    r.add_argument('--checkpoint-every', type=float, default=300., metavar='SECONDS',
+                   help='checkpoint the round loop this often (default 300; 0: every round; -1: never); a rerun on --out resumes from it')
     r.add_argument('--quiet', action='store_true', help='no progress bars')
     c = sub.add_parser('compare', help='run several algorithms on one spec and print a table')
     c.add_argument('--algos', default='fedavg,fedprox', help='comma-separated algorithms')
@@ -232,7 +246,8 @@ def cli(argv=None) -> int:
     a = _parser().parse_args(argv)
     if a.cmd == 'run':
         spec = preset_spec(a.preset, a.algo, {**_overrides(a), **parse_overrides(a.set)})
-        print(_summary(run(spec, out=a.out, force=a.force, quiet=a.quiet or None)))
+        every = a.checkpoint_every if a.checkpoint_every >= 0 else None
+        print(_summary(run(spec, out=a.out, force=a.force, quiet=a.quiet or None, checkpoint_every=every)))
     elif a.cmd == 'compare':
         algos = [x.strip() for x in a.algos.split(',') if x.strip()]
         compare(algos, a.preset, {**_overrides(a), **parse_overrides(a.set)}, out=a.out, force=a.force)
