@@ -5,6 +5,7 @@
 # %% ../nbs/04_fedavg.ipynb #bc38ecdc
 from __future__ import annotations
 import copy, math, time
+from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import torch
@@ -94,7 +95,7 @@ class FedAvg:
         self.precision = resolve_precision(spec.precision, self.device)
         self.history, self.round_idx, self.last_replies = [], 0, []
         self.timer, self.extra = Timer(), {}   # stage times and algorithm-specific results, merged into result.json
-        self.ckpt_every, self.resumed, self.spec_hash = None, [], spec_hash(spec)   # checkpoints: off until a runner sets seconds
+        self.ckpt_every, self.resumed, self.spec_dict = None, [], asdict(spec)   # checkpoints: off until a runner sets seconds
 
     def client_data(self, i:int):
         "Client `i`'s training tensors."
@@ -178,7 +179,7 @@ class FedAvg:
     def save_checkpoint(self, stage:str, done:int):
         "Write the state after `done` rounds of `stage`, with the RNG states and the logged rows, atomically."
         rng = dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if self.device.type == 'cuda' else [])
-        save_state(dict(spec_hash=self.spec_hash, stage=stage, done=done, server=self.state_dict(), rng=rng,
+        save_state(dict(spec=self.spec_dict, stage=stage, done=done, server=self.state_dict(), rng=rng,
                         rows=list(self.run.rows)), self.checkpoint_path(stage))
 
     def resume(self, stage:str) -> int:
@@ -187,8 +188,11 @@ class FedAvg:
         if p is None or not p.exists(): return 0
         try: ck = load_state(p)
         except MosaicError as e: raise MosaicError(f"{e}; to run this stage from the start delete {p.name} (or rerun with --force)") from None
-        if ck.get('spec_hash') != self.spec_hash or ck.get('stage') != stage:
-            raise MosaicError(f"{p} belongs to another experiment (config hash {ck.get('spec_hash')}, this run {self.spec_hash}); "
+        mine = spec_hash(self.spec_dict)   # hashed like config.json: spec_from_dict fills options newer than the checkpoint
+        try: theirs = spec_hash(spec_from_dict(ck['spec']))
+        except (KeyError, TypeError, SpecError): theirs = None
+        if theirs != mine or ck.get('stage') != stage:
+            raise MosaicError(f"{p} belongs to another experiment (config hash {theirs}, this run {mine}); "
                               f"delete it to run this stage from the start")
         self.load_state_dict(ck['server'])
         torch.set_rng_state(ck['rng']['torch'])
