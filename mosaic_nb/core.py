@@ -13,11 +13,12 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['DATASETS', 'SCHEMES', 'ARCHS', 'ALGOS', 'SOURCES', 'GATES', 'VARIANTS', 'PRECISIONS', 'DEVICES', 'MosaicError',
-           'SpecError', 'DataSpec', 'ModelSpec', 'FLSpec', 'MosaicSpec', 'DFKDSpec', 'Spec', 'spec_from_dict',
-           'validate', 'parse_overrides', 'apply_overrides', 'spec_hash', 'seed_everything', 'torch_rng', 'get_device',
-           'cpu_has_bf16', 'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit',
-           'env_info', 'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer']
+__all__ = ['DATASETS', 'SCHEMES', 'ARCHS', 'ALGOS', 'SOURCES', 'GATES', 'VARIANTS', 'PRECISIONS', 'DEVICES', 'SUBMODELS',
+           'WIDTH_LEVELS', 'MosaicError', 'SpecError', 'parse_widths', 'client_widths', 'DataSpec', 'ModelSpec',
+           'FLSpec', 'MosaicSpec', 'DFKDSpec', 'Spec', 'spec_from_dict', 'validate', 'parse_overrides',
+           'apply_overrides', 'spec_hash', 'seed_everything', 'torch_rng', 'get_device', 'cpu_has_bf16',
+           'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit', 'env_info',
+           'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer']
 
 # %% ../nbs/00_core.ipynb #d9411469
 class MosaicError(Exception):
@@ -36,6 +37,8 @@ GATES = ('all', 'topk', 'mean', 'global')
 VARIANTS = ('paper', 'code')
 PRECISIONS = ('fp32', 'bf16', 'auto')
 DEVICES = ('auto', 'cpu', 'cuda', 'mps')
+SUBMODELS = ('heterofl', 'fedrolex')   # which channels a width-reduced client holds: leading, or a window rolling each round
+WIDTH_LEVELS = dict(a=1.0, b=0.5, c=0.25, d=0.125, e=0.0625)   # HeteroFL's model-rate letters
 
 def _opt(check, help=''):
     "Field metadata: `check(v)` returns an error fragment, or None when `v` is fine."
@@ -47,6 +50,37 @@ def _nonneg(v):        return None if v >= 0 else 'must be >= 0'
 def _posint(v):        return None if v >= 1 else 'must be >= 1'
 def _frac(v):          return None if 0 < v <= 1 else 'must be in (0, 1]'
 def _optional(check):  return lambda v: None if v is None else check(v)
+
+def parse_widths(widths:str) -> list:
+    "[(rate, share), ...] from '1,0.5,0.25' (equal shares) or HeteroFL's 'a1-b1-e2' (letter: rate a=1 ... e=1/16; number: share)."
+    w = str(widths).strip().lower()
+    try:
+        levels = ([(WIDTH_LEVELS[t[0]], float(t[1:] or 1)) for t in w.split('-')] if w[:1] in WIDTH_LEVELS
+                  else [(float(t), 1.0) for t in w.split(',')])
+    except (KeyError, ValueError, IndexError): levels = []
+    if not levels or any(not 0 < r <= 1 or sh <= 0 for r, sh in levels):
+        raise SpecError(f"width rates {widths!r} must be rates in (0, 1] like '1,0.5,0.25', or HeteroFL's letters with shares "
+                        f"like 'a1-b1-c1' (a=1, b=1/2, c=1/4, d=1/8, e=1/16)")
+    return levels
+
+def client_widths(widths:str|None, # `parse_widths` syntax; None: every client at full width
+                  n:int,           # number of clients
+                 ) -> list:
+    "Each of `n` clients' width rate: client counts per level by largest remainder of the shares, levels dealt round-robin."
+    if widths is None: return [1.0] * n
+    levels = parse_widths(widths)
+    exact = [n * sh / sum(sh for _, sh in levels) for _, sh in levels]
+    left = [int(e) for e in exact]
+    for j in sorted(range(len(left)), key=lambda j: (left[j] - exact[j], j))[:n - sum(left)]: left[j] += 1
+    out = []
+    while len(out) < n:
+        for j, (r, _) in enumerate(levels):
+            if left[j]: out.append(r); left[j] -= 1
+    return out
+
+def _widths(v):
+    try: parse_widths(v)
+    except SpecError as e: return str(e).replace(f"width rates {v!r} ", '')
 
 # %% ../nbs/00_core.ipynb #af18ec93
 @dataclass
@@ -68,6 +102,9 @@ class ModelSpec:
     "Which network every client and the server use."
     arch: str = field(default='cnn_mnist', metadata=_opt(_choice(ARCHS), 'architecture'))
     width: float = field(default=1.0, metadata=_opt(_frac, 'width rate: channels are scaled by this factor'))
+    widths: str|None = field(default=None, metadata=_opt(_optional(_widths), "clients' width rates relative to `width`, e.g. '1,0.5,0.25' or 'a1-e1' (HeteroFL)"))
+    submodel: str = field(default='heterofl', metadata=_opt(_choice(SUBMODELS), 'which channels a width-reduced client holds: leading (heterofl) or rolling (fedrolex)'))
+    scaler: bool = field(default=False, metadata=_opt(lambda v: None, "HeteroFL's scaler: a width-r client divides its hidden activations by r in training"))
 
 @dataclass
 class FLSpec:

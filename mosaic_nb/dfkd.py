@@ -95,6 +95,9 @@ def local_models(spec:Spec, data, parts:list, model:nn.Module,
 class OneShot(FedAvg):
     "One-shot FL: clients train once (cached) and upload their models; one-shot FedAvg averages them, subclasses distil."
     def fit(self, rounds:int|None=None, stage:str='oneshot') -> list:
+        if self.spec.model.widths is not None:
+            raise MosaicError(f"{self.spec.algo} with width-reduced clients (model.widths) is not implemented yet; "
+                              f"use fedavg, fedprox, fedrs, feddf, fedftg or dfrd (multi-round) with model.widths")
         T, xt, yt = self.timer, self.data.x_test, self.data.y_test
         with T('local'): self.clients, states, cache = local_models(self.spec, self.data, self.parts, self.model)
         n = [int(self.sizes[i]) for i in self.clients]
@@ -455,7 +458,7 @@ class FedDF(OneShot):
         row.update(self.distil(self._round_teacher()))
         return row
 
-    def _round_teacher(self) -> Ensemble: return Ensemble.from_states(self.model, [r['state'] for r in self.last_replies])
+    def _round_teacher(self) -> Ensemble: return self.replies_ensemble(self.last_replies)
 
     def state_dict(self) -> dict:
         st = FedAvg.state_dict(self)
@@ -590,7 +593,7 @@ class ServerFT(FedAvg):
     def round(self, rnd:int) -> dict:
         row = FedAvg.round(self, rnd)
         clients = [r['client'] for r in self.last_replies]
-        members = Ensemble.from_states(self.model, [r['state'] for r in self.last_replies])
+        members = self.replies_ensemble(self.last_replies)
         counts = self.counts[clients]
         tau = label_weights(counts).to(self.device)
         p = torch.as_tensor(counts.sum(0), dtype=torch.float32, device=self.device)

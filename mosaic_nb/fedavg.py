@@ -12,11 +12,12 @@ import torch
 from torch import nn
 from .core import *
 from .data import Data, augment_batch, partition, label_counts
-from .models import get_model
+from .models import get_model, coordinate_map, extract, scale_activations
 from .clients import local_train, evaluate, predict, restricted_softmax
 
 # %% auto #0
-__all__ = ['average_states', 'derive_seed', 'sample_clients', 'Ensemble', 'FedAvg', 'bn_keys', 'FedBN', 'FedRS']
+__all__ = ['average_states', 'aggregate_covered', 'derive_seed', 'sample_clients', 'Ensemble', 'FedAvg', 'bn_keys', 'FedBN',
+           'FedRS']
 
 # %% ../nbs/04_fedavg.ipynb #a915630f
 def average_states(states:list, weights) -> dict:
@@ -29,6 +30,33 @@ def average_states(states:list, weights) -> dict:
     for k, v0 in states[0].items():
         acc = sum(wi.item() * s[k].double() for wi, s in zip(w, states) if wi > 0)
         out[k] = acc.round().to(v0.dtype) if not v0.is_floating_point() else acc.to(v0.dtype)
+    return out
+
+# %% ../nbs/04_fedavg.ipynb #f1b2c3d4
+def _mesh(ix:tuple, shape:tuple, device) -> tuple:
+    "Broadcastable index tensors for the coordinates `ix` (None: the whole dimension) of a tensor of `shape`."
+    n = len(shape)
+    return tuple((torch.arange(shape[d]) if i is None else i).to(device).view(*[-1 if e == d else 1 for e in range(n)])
+                 for d, i in enumerate(ix))
+
+def aggregate_covered(global_state:dict, # the global model's state before the round
+                      states:list,        # the clients' (sub-model) states
+                      cmaps:list,         # each client's `coordinate_map` (None: the full model)
+                      weights,            # each client's weight (its size)
+                     ) -> dict:
+    "Per global coordinate, the weighted mean of the clients that hold it; coordinates no client holds keep their value."
+    w = np.asarray(weights, dtype=np.float64)
+    if not len(states) or not (len(states) == len(cmaps) == len(w)): raise ValueError(f"need one map and one weight per state (got {len(states)} states, {len(cmaps)} maps, {len(w)} weights)")
+    if (w < 0).any() or w.sum() <= 0: raise ValueError("weights must be >= 0 with a positive sum")
+    out = {}
+    for k, g in global_state.items():
+        acc = torch.zeros(g.shape, dtype=torch.float64, device=g.device); cnt = torch.zeros_like(acc)
+        for st, cm, wi in zip(states, cmaps, w):
+            if wi == 0: continue
+            ix = ... if cm is None else _mesh(cm[k], g.shape, g.device)
+            acc[ix] += wi * st[k].to(g.device, torch.float64); cnt[ix] += wi
+        v = torch.where(cnt > 0, acc / cnt.clamp_min(1e-300), g.double())
+        out[k] = v.to(g.dtype) if g.is_floating_point() else v.round().to(g.dtype)
     return out
 
 # %% ../nbs/04_fedavg.ipynb #2ad06671
@@ -71,11 +99,12 @@ class Ensemble(nn.Module):
     def forward(self, x:torch.Tensor) -> torch.Tensor: return self.combine(self.member_logits(x))
 
     @classmethod
-    def from_states(cls, template:nn.Module, states:list, weights=None):
-        "An ensemble of copies of `template` loaded with `states`."
+    def from_states(cls, template:nn.Module|list, states:list, weights=None):
+        "An ensemble of copies of `template` (or of one template per state) loaded with `states`."
+        templates = template if isinstance(template, (list, tuple)) else [template] * len(states)
         models = []
-        for s in states:
-            m = copy.deepcopy(template); m.load_state_dict(s); models.append(m)
+        for t, s in zip(templates, states):
+            m = copy.deepcopy(t); m.load_state_dict(s); models.append(m)
         return cls(models, weights)
 
 # %% ../nbs/04_fedavg.ipynb #85787a53
@@ -96,6 +125,8 @@ class FedAvg:
         self.history, self.round_idx, self.last_replies = [], 0, []
         self.timer, self.extra = Timer(), {}   # stage times and algorithm-specific results, merged into result.json
         self.ckpt_every, self.resumed, self.spec_dict = None, [], asdict(spec)   # checkpoints: off until a runner sets seconds
+        self.widths = client_widths(spec.model.widths, len(parts))   # each client's width rate relative to the global model
+        self._subs, self._cmaps = {}, {}
 
     def client_data(self, i:int):
         "Client `i`'s training tensors."
@@ -117,19 +148,46 @@ class FedAvg:
         return None
 
     def aggregate(self, replies:list) -> dict:
-        "The new global state from the clients' replies: their states averaged by client size."
-        return average_states([r['state'] for r in replies], [r['n'] for r in replies])
+        "The new global state from the clients' replies: averaged by client size (over the coordinates each holds, for sub-models)."
+        states, n = [r['state'] for r in replies], [r['n'] for r in replies]
+        if all(r.get('cmap') is None for r in replies): return average_states(states, n)
+        return aggregate_covered(self.model.state_dict(), states, [r.get('cmap') for r in replies], n)
+
+    def template(self, width:float=1.0) -> nn.Module:
+        "A network of the global architecture at `width` times the global width (the global model itself at 1)."
+        if width == 1: return self.model
+        if width not in self._subs:
+            m = self.spec.model
+            sub = get_model(m.arch, self.data.shape, self.data.classes, width=m.width * width).to(self.device)
+            self._subs[width] = scale_activations(sub, width) if m.scaler else sub
+        return self._subs[width]
+
+    def client_cmap(self, i:int, rnd:int) -> dict|None:
+        "The global coordinates client `i` trains in round `rnd` (None: all): HeteroFL's leading channels or FedRolex's window."
+        w, scheme = self.widths[i], self.spec.model.submodel
+        if w == 1: return None
+        key = (w, rnd - 1 if scheme == 'fedrolex' else 0)
+        if key not in self._cmaps:
+            if scheme == 'fedrolex': self._cmaps = {k: v for k, v in self._cmaps.items() if k[1] == key[1]}   # this round's windows only
+            self._cmaps[key] = coordinate_map(self.model, self.template(w), scheme, key[1])
+        return self._cmaps[key]
+
+    def replies_ensemble(self, replies:list, weights=None) -> Ensemble:
+        "The logit ensemble of the clients' models in `replies` (each at its own width)."
+        return Ensemble.from_states([self.template(r.get('width', 1.0)) for r in replies], [r['state'] for r in replies], weights)
 
     def round(self, rnd:int) -> dict:
-        "One communication round: sample, train each chosen client from the global state, aggregate."
+        "One communication round: sample, train each chosen client from (its part of) the global state, aggregate."
         chosen = [i for i in sample_clients(len(self.parts), self.spec.fl.participation, self.spec.seed, rnd) if self.sizes[i] > 0]
         start = copy.deepcopy(self.model.state_dict())
         work = copy.deepcopy(self.model)
         replies = []
         for i in chosen:
-            work.load_state_dict(start)
-            r = self.client_update(i, work, rnd)
-            r['state'] = {k: v.detach().clone() for k, v in r['state'].items()}
+            cm = self.client_cmap(i, rnd)
+            m = work if cm is None else self.template(self.widths[i])
+            m.load_state_dict(start if cm is None else extract(start, cm))
+            r = self.client_update(i, m, rnd)
+            r.update(state={k: v.detach().clone() for k, v in r['state'].items()}, width=self.widths[i], cmap=cm)
             replies.append(r)
         self.model.load_state_dict(self.aggregate(replies))
         self.last_replies = replies   # the round's client models: the ensemble reference
@@ -142,7 +200,7 @@ class FedAvg:
     def ensemble_accuracy(self) -> float|None:
         "Test accuracy (%) of the logit-averaged (size-weighted) client models of the last round; None before any round."
         if not self.last_replies: return None
-        ens = Ensemble.from_states(self.model, [r['state'] for r in self.last_replies], [r['n'] for r in self.last_replies])
+        ens = self.replies_ensemble(self.last_replies, [r['n'] for r in self.last_replies])
         return evaluate(ens, self.data.x_test, self.data.y_test, precision=self.precision)['acc']
 
     def fit(self, rounds:int|None=None, stage:str='fedavg') -> list:
@@ -213,6 +271,7 @@ class FedBN(FedAvg):
         super().__init__(spec, data, parts, model, run)
         self.bn = bn_keys(model)
         if not self.bn: raise MosaicError(f"FedBN needs BatchNorm layers and {spec.model.arch} has none; use cnn_mnist or resnet18")
+        if spec.model.widths is not None: raise MosaicError("FedBN keeps each client's BatchNorm layers, which width-reduced clients do not share; use fedavg (HeteroFL / FedRolex) with model.widths")
         self.local_bn = {}   # client -> its BN entries
 
     def client_update(self, i:int, model:nn.Module, rnd:int) -> dict:

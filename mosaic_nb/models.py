@@ -7,11 +7,11 @@ from __future__ import annotations
 import math
 import torch
 from torch import nn
-from .core import MosaicError, ARCHS
+from .core import MosaicError, ARCHS, SUBMODELS
 
 # %% auto #0
 __all__ = ['MODELS', 'scaled', 'Net', 'init_weights', 'LeNet5', 'CNN', 'CNNMnist', 'BasicBlock', 'ResNet18', 'get_model',
-           'count_params']
+           'count_params', 'coordinate_map', 'extract', 'scale_activations']
 
 # %% ../nbs/02_models.ipynb #9b3a73d9
 def scaled(c:int,         # channels (or hidden units) at width 1
@@ -150,3 +150,74 @@ def get_model(arch:str,              # one of core.ARCHS: lenet5, cnn, cnn_mnist
 def count_params(model:nn.Module, trainable:bool=False) -> int:
     "Number of parameters of `model` (only those that require grad when `trainable`)."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+
+# %% ../nbs/02_models.ipynb #b3f0d9a4
+def _pick(G:int, s:int, scheme:str, offset:int) -> torch.Tensor|None:
+    "The `s` of `G` channels a sub-model keeps (None: all of them)."
+    if s == G: return None
+    if s > G: raise MosaicError(f"a sub-model layer has {s} channels where the global model has {G}: width rates must be <= 1")
+    i = torch.arange(s)
+    return i if scheme == 'heterofl' else (i + offset) % G
+
+def coordinate_map(global_model:nn.Module, # the full model
+                   sub_model:nn.Module,    # the same architecture at a smaller width rate
+                   scheme:str='heterofl',  # 'heterofl': leading channels; 'fedrolex': a window starting at `offset`
+                   offset:int=0,           # FedRolex's window start (the round number)
+                  ) -> dict:
+    "For each state entry of `sub_model`, the index tensor per dimension (None: whole) of the `global_model` coordinates it holds."
+    if scheme not in SUBMODELS: raise MosaicError(f"unknown sub-model scheme {scheme!r}; use one of {', '.join(SUBMODELS)}")
+    gm, sm = dict(global_model.named_modules()), dict(sub_model.named_modules())
+    if gm.keys() != sm.keys() or type(global_model) is not type(sub_model):
+        raise MosaicError(f"{type(sub_model).__name__} is not a sub-model of {type(global_model).__name__}: the layers differ")
+    pick = lambda G, s: _pick(G, s, scheme, offset)
+    out, last = {}, None    # last: (global, sub) channels of the latest convolution or BatchNorm
+    for name, g in gm.items():
+        s, pre = sm[name], f'{name}.' if name else ''
+        if isinstance(g, nn.Conv2d):
+            o, i = pick(g.out_channels, s.out_channels), pick(g.in_channels, s.in_channels)
+            ent = {'weight': (o, i, None, None), 'bias': (o,)}; last = (g.out_channels, s.out_channels)
+        elif isinstance(g, nn.BatchNorm2d):
+            c = pick(g.num_features, s.num_features)
+            ent = {k: (c,) for k in ('weight', 'bias', 'running_mean', 'running_var')} | {'num_batches_tracked': ()}
+            last = (g.num_features, s.num_features)
+        elif isinstance(g, nn.Linear):
+            gi, si = g.in_features, s.in_features
+            if last and gi % last[0] == 0 and si % last[1] == 0 and gi // last[0] == si // last[1] > 1:   # after a flatten
+                hw, c = gi // last[0], pick(*last)
+                i = None if c is None else (c[:, None] * hw + torch.arange(hw)).flatten()
+            else: i = pick(gi, si)
+            ent = {'weight': (pick(g.out_features, s.out_features), i), 'bias': (pick(g.out_features, s.out_features),)}
+            last = None
+        elif any(True for _ in g.parameters(recurse=False)) or any(True for _ in g.buffers(recurse=False)):
+            raise MosaicError(f"sub-models of {type(g).__name__} layers ({name}) are not supported; use lenet5, cnn, cnn_mnist or resnet18")
+        else: continue
+        sd = s.state_dict()
+        out.update({f'{pre}{k}': ix for k, ix in ent.items() if k in sd})   # a layer without bias has no 'bias' entry
+    return {k: out[k] for k in sub_model.state_dict()}
+
+def extract(global_state:dict, # the global model's state dict
+            cmap:dict,          # `coordinate_map` of the sub-model
+           ) -> dict:
+    "The sub-model's state: the global coordinates `cmap` names, copied."
+    out = {}
+    for k, ix in cmap.items():
+        v = global_state[k]
+        for d, i in enumerate(ix):
+            if i is not None: v = v.index_select(d, i.to(v.device))
+        out[k] = v.clone() if v is global_state[k] else v.contiguous()
+    return out
+
+# %% ../nbs/02_models.ipynb #f7a2b3c4
+class _Scaler:
+    "Forward hook: a layer's output divided by `rate` in training mode."
+    def __init__(self, rate:float): self.rate = rate
+    def __call__(self, module, inputs, output): return output / self.rate if module.training else output
+
+def scale_activations(model:Net,   # a sub-model
+                      rate:float,  # its width rate relative to the global model
+                     ) -> Net:
+    "HeteroFL's scaler on `model`: in training, every convolution and hidden linear layer's output is divided by `rate`."
+    if rate == 1: return model
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and m is not model.head: m.register_forward_hook(_Scaler(rate))
+    return model

@@ -94,6 +94,9 @@ class Mosaic(FedAvg):
 
     def fit(self, rounds:int|None=None, stage:str='mosaic') -> list:
         "All of Mosaic; `rounds` is the total FL budget (default spec.fl.rounds)."
+        if self.spec.model.widths is not None:
+            raise MosaicError("mosaic with width-reduced clients (model.widths) is not implemented yet; "
+                              "use fedavg, fedprox, fedrs, feddf, fedftg or dfrd (multi-round) with model.widths")
         self.ms = ms = resolve_mosaic(self.spec.mosaic, self.data.classes)
         total = self.spec.fl.rounds if rounds is None else rounds
         warm, T, acc = total - ms.finetune_rounds, self.timer, {}

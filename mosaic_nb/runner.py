@@ -133,7 +133,7 @@ def run(spec:Spec|dict,                 # the experiment
     result = dict(algo=spec.algo, dataset=spec.data.dataset, seed=spec.seed, preset=spec.preset,
                   test_acc=final['acc'], test_loss=final['loss'], best_acc=max(accs) if accs else final['acc'],
                   rounds=server.round_idx, clients=spec.data.clients, alpha=spec.data.alpha, scheme=spec.data.scheme,
-                  arch=spec.model.arch, params=count_params(model), device=str(device), precision=server.precision,
+                  arch=spec.model.arch, params=count_params(model), client_widths=server.widths, device=str(device), precision=server.precision,
                   n_train=int(len(d.y_train)), n_test=int(len(d.y_test)), data_source=d.source,
                   label_counts=counts.tolist(), **extra,
                   times={k: round(v, 3) for k, v in {**timer.times, **server.timer.times}.items()},
@@ -180,9 +180,12 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument('--alpha', type=float, help='Dirichlet concentration')
         q.add_argument('--scheme', help=f"partition scheme: {', '.join(SCHEMES)}")
         q.add_argument('--seed', type=int, help='random seed')
+    def model_args(q):
+        q.add_argument('--widths', help="clients' width rates, dealt round-robin: e.g. 1,0.5,0.25 or HeteroFL's a1-b1-c1")
+        q.add_argument('--submodel', help=f"which channels a width-reduced client holds: {', '.join(SUBMODELS)} (default heterofl)")
     r = sub.add_parser('run', help='run one experiment into a run folder')
     r.add_argument('--algo', default='fedavg', help=f"one of {', '.join(ALGOS)}")
-    data_args(r)
+    data_args(r); model_args(r)
     r.add_argument('--rounds', type=int, help='communication rounds')
     r.add_argument('--preset', default='quick', help=f"one of {', '.join(PRESETS)}")
     r.add_argument('--device', help='auto, cpu, cuda or mps')
@@ -195,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--quiet', action='store_true', help='no progress bars')
     c = sub.add_parser('compare', help='run several algorithms on one spec and print a table')
     c.add_argument('--algos', default='fedavg,fedprox', help='comma-separated algorithms')
-    data_args(c)
+    data_args(c); model_args(c)
     for flag in ('--rounds',): c.add_argument(flag, type=int, help='communication rounds')
     c.add_argument('--preset', default='quick', help=f"one of {', '.join(PRESETS)}")
     c.add_argument('--device', help='auto, cpu, cuda or mps')
@@ -233,7 +236,7 @@ def _overrides(a) -> dict:
     "Dotted overrides from the dedicated flags (only those given)."
     m = {'dataset': 'data.dataset', 'root': 'data.root', 'clients': 'data.clients', 'alpha': 'data.alpha',
          'scheme': 'data.scheme', 'seed': 'seed', 'rounds': 'fl.rounds', 'device': 'device', 'precision': 'precision',
-         'min_size': 'data.min_size', 'shards': 'data.shards'}
+         'min_size': 'data.min_size', 'shards': 'data.shards', 'widths': 'model.widths', 'submodel': 'model.submodel'}
     return {m[k]: v for k, v in vars(a).items() if k in m and v is not None}
 
 def _summary(r:dict) -> str:

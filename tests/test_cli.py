@@ -53,6 +53,11 @@ BAD = {
     'min_size impossible':(['run', '--dataset', 'digits', '--clients', '10', '--set', 'data.min_size=1000'], 'min_size'),
     'missing data dir':   (['run', '--dataset', 'fmnist', '--root', '/nonexistent/mosaic-data'], '/nonexistent/mosaic-data'),
     'missing run folder': (['show', '/nonexistent/run'], 'does not exist'),
+    'width rate zero':    (['run', *TINY, '--widths', '1,0'], 'model.widths must be rates in (0, 1]'),
+    'width letter':       (['run', *TINY, '--widths', 'a1-q1'], "HeteroFL's letters"),
+    'unknown submodel':   (['run', *TINY, '--widths', '1,0.5', '--submodel', 'random'], 'model.submodel must be one of heterofl, fedrolex'),
+    'widths with FedBN':  (['run', *TINY, '--algo', 'fedbn', '--set', 'model.arch=cnn_mnist', '--widths', '1,0.5'], 'FedBN keeps each client'),
+    'widths with DENSE':  (['run', *TINY, '--algo', 'dense', '--widths', '1,0.5'], 'not implemented yet'),
 }
 
 @pytest.mark.parametrize('case', list(BAD))
@@ -93,3 +98,13 @@ def test_fedavg_quick_on_real_fashion_mnist(cli, tmp_path):
     r = read_json(tmp_path/'r'/'result.json')
     assert r['test_acc'] >= 70, r['test_acc']
     assert r['n_test'] == 10000                      # scored on the full test set
+
+@pytest.mark.parametrize('submodel', ['heterofl', 'fedrolex'])
+def test_width_heterogeneous_run(cli, tmp_path, submodel):
+    "HeteroFL / FedRolex from the command line: each client's width is recorded and the global model learns."
+    out = tmp_path/submodel
+    code, stdout, err = cli('run', *TINY, '--rounds', '3', '--widths', '1,0.5,0.25', '--submodel', submodel, '--out', out)
+    assert code == 0, err
+    r, cfg = read_json(out/'result.json'), read_json(out/'config.json')
+    assert r['client_widths'] == [1.0, 0.5, 0.25, 1.0] and cfg['model']['widths'] == '1,0.5,0.25' and cfg['model']['submodel'] == submodel
+    assert r['test_acc'] > 30 and r['ensemble_acc'] > 30, r                       # chance is 10%
