@@ -14,8 +14,8 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['DATASETS', 'SCHEMES', 'ARCHS', 'ALGOS', 'SOURCES', 'GATES', 'VARIANTS', 'PRECISIONS', 'DEVICES', 'SUBMODELS',
-           'WIDTH_LEVELS', 'MosaicError', 'SpecError', 'parse_widths', 'client_widths', 'DataSpec', 'ModelSpec',
-           'FLSpec', 'MosaicSpec', 'DFKDSpec', 'Spec', 'spec_from_dict', 'validate', 'parse_overrides',
+           'WIDTH_LEVELS', 'MosaicError', 'SpecError', 'parse_widths', 'client_widths', 'client_archs', 'DataSpec',
+           'ModelSpec', 'FLSpec', 'MosaicSpec', 'DFKDSpec', 'Spec', 'spec_from_dict', 'validate', 'parse_overrides',
            'apply_overrides', 'spec_hash', 'seed_everything', 'torch_rng', 'get_device', 'cpu_has_bf16',
            'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit', 'env_info',
            'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer']
@@ -78,6 +78,21 @@ def client_widths(widths:str|None, # `parse_widths` syntax; None: every client a
             if left[j]: out.append(r); left[j] -= 1
     return out
 
+def client_archs(archs:str|None, # comma-separated architectures, dealt round-robin; None: every client uses `default`
+                 default:str,     # the global (student) architecture
+                 n:int,           # number of clients
+                ) -> list:
+    "Each of `n` clients' architecture."
+    if archs is None: return [default] * n
+    names = [a.strip() for a in str(archs).split(',') if a.strip()]
+    bad = [a for a in names if a not in ARCHS]
+    if not names or bad: raise SpecError(f"architectures {archs!r} must be a comma-separated list of {', '.join(ARCHS)}")
+    return [names[i % len(names)] for i in range(n)]
+
+def _archs(v):
+    try: client_archs(v, ARCHS[0], 1)
+    except SpecError as e: return str(e).replace(f"architectures {v!r} ", '')
+
 def _widths(v):
     try: parse_widths(v)
     except SpecError as e: return str(e).replace(f"width rates {v!r} ", '')
@@ -104,6 +119,7 @@ class ModelSpec:
     width: float = field(default=1.0, metadata=_opt(_frac, 'width rate: channels are scaled by this factor'))
     widths: str|None = field(default=None, metadata=_opt(_optional(_widths), "clients' width rates relative to `width`, e.g. '1,0.5,0.25' or 'a1-e1' (HeteroFL)"))
     submodel: str = field(default='heterofl', metadata=_opt(_choice(SUBMODELS), 'which channels a width-reduced client holds: leading (heterofl) or rolling (fedrolex)'))
+    archs: str|None = field(default=None, metadata=_opt(_optional(_archs), "clients' architectures, dealt round-robin, e.g. 'cnn_mnist,lenet5,cnn' (arch is the server's)"))
     scaler: bool = field(default=False, metadata=_opt(lambda v: None, "HeteroFL's scaler: a width-r client divides its hidden activations by r in training"))
 
 @dataclass
@@ -269,6 +285,8 @@ def validate(spec, where:str=''):
     if isinstance(spec, FLSpec) and (spec.local_steps is None) == (spec.local_epochs is None):
         raise SpecError(f"set exactly one of {where}local_steps and {where}local_epochs "
                         f"(got {spec.local_steps!r} and {spec.local_epochs!r}); e.g. --set fl.local_epochs=none")
+    if isinstance(spec, ModelSpec) and spec.widths is not None and spec.archs is not None:
+        raise SpecError(f"set {where}widths or {where}archs, not both: width-reduced clients are sub-models of one architecture")
     if isinstance(spec, Spec) and spec.algo == 'mosaic' and spec.mosaic.finetune_rounds > spec.fl.rounds:
         raise SpecError(f"mosaic.finetune_rounds ({spec.mosaic.finetune_rounds}) exceeds fl.rounds ({spec.fl.rounds}), "
                         f"the total FL budget; lower it or raise --rounds")

@@ -13,14 +13,15 @@ import torch.nn.functional as F
 from .core import *
 from .data import augment_batch
 from .clients import local_train, evaluate, predict
+from .models import extract
 from .fedavg import FedAvg, Ensemble, average_states, derive_seed
 
 # %% auto #0
 __all__ = ['LOCAL_CACHE_VERSION', 'GEN_LOSSES', 'cache_root', 'local_key', 'local_key_hash', 'train_local_models', 'local_models',
-           'OneShot', 'DAFLGenerator', 'adv_disagreement', 'js_competition', 'total_variation', 'activation_loss',
-           'focal_ce', 'adv_kl', 'Synthesizer', 'kd_steps', 'DENSE', 'boost_weights', 'hard_samples', 'CoBoosting',
-           'digits_source', 'noise_source', 'FedDF', 'label_weights', 'by_label', 'latent_diversity', 'CondGenerator',
-           'ServerFT']
+           'local_replies', 'OneShot', 'DAFLGenerator', 'adv_disagreement', 'js_competition', 'total_variation',
+           'activation_loss', 'focal_ce', 'adv_kl', 'Synthesizer', 'kd_steps', 'DENSE', 'boost_weights', 'hard_samples',
+           'CoBoosting', 'digits_source', 'noise_source', 'FedDF', 'label_weights', 'by_label', 'latent_diversity',
+           'CondGenerator', 'ServerFT']
 
 # %% ../nbs/10_dfkd.ipynb #08b1e755
 LOCAL_CACHE_VERSION = 1
@@ -36,7 +37,9 @@ def local_key(spec:Spec) -> dict:
                 alpha=d.alpha if d.scheme in ('dirichlet', 'official') else None, shards=d.shards if d.scheme == 'shards' else None,
                 min_size=d.min_size, augment=d.augment, arch=spec.model.arch, width=spec.model.width, seed=spec.seed,
                 precision=spec.precision, epochs=k.local_epochs, lr=k.local_lr, momentum=k.local_momentum,
-                batch=k.local_batch, weight_decay=spec.fl.weight_decay)
+                batch=k.local_batch, weight_decay=spec.fl.weight_decay,
+                **({'widths': spec.model.widths, 'submodel': spec.model.submodel, 'scaler': spec.model.scaler} if spec.model.widths else {}),
+                **({'archs': spec.model.archs} if spec.model.archs else {}))
 
 def local_key_hash(spec:Spec) -> str:
     "Short hash of `local_key(spec)`: the cache file's name."
@@ -47,8 +50,9 @@ def train_local_models(spec:Spec,       # the experiment (data, model, dfkd.loca
                        data,            # `data.Data` with tensors on the run's device
                        parts:list,      # one index array per client into data.x_train
                        model:nn.Module, # the common initial model
+                       starts=None,     # starts(i): client i's initial model (its sub-model); default: a copy of `model`
                       ) -> tuple:
-    "Train every non-empty client's model once from `model`; return (client indices, state dicts)."
+    "Train every non-empty client's model once from `model` (or `starts(i)`); return (client indices, state dicts)."
     k, dev = spec.dfkd, next(model.parameters()).device
     precision = resolve_precision(spec.precision, dev)
     clients, states = [], []
@@ -57,16 +61,16 @@ def train_local_models(spec:Spec,       # the experiment (data, model, dfkd.loca
         idx = torch.as_tensor(p, dtype=torch.long, device=dev)
         g = torch_rng(derive_seed(spec.seed, 0, i, 41), dev)
         aug = (lambda xb: augment_batch(xb, data.augment, g)) if spec.data.augment and data.augment else None
-        m = copy.deepcopy(model)
+        m = starts(i) if starts is not None else copy.deepcopy(model)
         local_train(m, data.x_train[idx], data.y_train[idx], epochs=k.local_epochs, batch_size=k.local_batch, lr=k.local_lr,
                     momentum=k.local_momentum, weight_decay=spec.fl.weight_decay, augment=aug, generator=g, precision=precision)
         clients.append(i); states.append({n: v.detach().clone() for n, v in m.state_dict().items()})
     return clients, states
 
-def _check_states(states:list, template:nn.Module, path):
-    "Every cached state must fit the template exactly (names and shapes)."
-    ref = {n: tuple(v.shape) for n, v in template.state_dict().items()}
-    for s in states:
+def _check_states(states:list, templates:list, path):
+    "Every cached state must fit its client's template exactly (names and shapes)."
+    for s, t in zip(states, templates):
+        ref = {n: tuple(v.shape) for n, v in t.state_dict().items()}
         got = {n: tuple(v.shape) for n, v in s.items()}
         if got != ref:
             bad = sorted(set(ref) ^ set(got)) or [n for n in ref if ref[n] != got[n]]
@@ -74,6 +78,7 @@ def _check_states(states:list, template:nn.Module, path):
 
 def local_models(spec:Spec, data, parts:list, model:nn.Module,
                  cache:bool=True,  # read and write the cache (False: always train, write nothing)
+                 starts=None,      # starts(i): client i's initial model when clients differ (sub-models)
                 ) -> tuple:
     "The one-shot local models of this setting, from the cache or trained now: (client indices, states, info)."
     key, h = local_key(spec), local_key_hash(spec)
@@ -85,33 +90,47 @@ def local_models(spec:Spec, data, parts:list, model:nn.Module,
         else:
             if blob.get('key') != key:
                 raise MosaicError(f"{path} was written for another setting (its key differs from this run's); delete it and rerun")
-            _check_states(blob['states'], model, path)
+            _check_states(blob['states'], [model if starts is None else starts(i) for i in blob['clients']], path)
             return list(blob['clients']), blob['states'], dict(path=str(path), key=h, hit=True)
-    clients, states = train_local_models(spec, data, parts, model)
+    clients, states = train_local_models(spec, data, parts, model, starts)
     if cache: save_state(dict(key=key, clients=clients, states=states), path)
     return clients, states, dict(path=str(path) if cache else None, key=h, hit=False)
 
 # %% ../nbs/10_dfkd.ipynb #e1f49564
+def local_replies(srv:FedAvg) -> tuple:
+    "Every client's one-shot local model (cached) as replies (state, size, width, architecture, coordinate map), and the cache info."
+    init = copy.deepcopy(srv.model.state_dict())
+    def start(i):   # client i's initial model: its family's initialisation, or its sub-model of the global one
+        if srv.archs[i] != srv.spec.model.arch: return copy.deepcopy(srv.template(1.0, srv.archs[i]))
+        cm = srv.client_cmap(i, 1)
+        if cm is None: return copy.deepcopy(srv.model)
+        m = copy.deepcopy(srv.template(srv.widths[i])); m.load_state_dict(extract(init, cm)); return m
+    clients, states, cache = local_models(srv.spec, srv.data, srv.parts, srv.model, starts=start)
+    srv.clients = clients
+    return [dict(client=i, state=s, n=int(srv.sizes[i]), width=srv.widths[i], arch=srv.archs[i],
+                 cmap=srv.client_cmap(i, 1) if srv.archs[i] == srv.spec.model.arch else None)
+            for i, s in zip(clients, states)], cache
+
 class OneShot(FedAvg):
     "One-shot FL: clients train once (cached) and upload their models; one-shot FedAvg averages them, subclasses distil."
     def fit(self, rounds:int|None=None, stage:str='oneshot') -> list:
-        if self.spec.model.widths is not None:
-            raise MosaicError(f"{self.spec.algo} with width-reduced clients (model.widths) is not implemented yet; "
-                              f"use fedavg, fedprox, fedrs, feddf, fedftg or dfrd (multi-round) with model.widths")
+        if self.spec.algo == 'oneshot' and not self.shared_params:
+            raise MosaicError("one-shot FedAvg averages parameters, which clients of different architectures (model.archs) do not share; "
+                              "use dense, fedadi, feddafl, coboosting, feddf with dfkd.oneshot=true, or mosaic")
         T, xt, yt = self.timer, self.data.x_test, self.data.y_test
-        with T('local'): self.clients, states, cache = local_models(self.spec, self.data, self.parts, self.model)
-        n = [int(self.sizes[i]) for i in self.clients]
         self.init_state = copy.deepcopy(self.model.state_dict())
-        self.model.load_state_dict(average_states(states, n))
+        with T('local'): replies, cache = local_replies(self)
+        states = [r['state'] for r in replies]
+        if self.shared_params: self.model.load_state_dict(self.aggregate(replies))   # else the student starts from its initialisation
         self.round_idx = 1
         with T('ensemble'):
-            self.ensemble = Ensemble.from_states(self.model, states)
+            self.ensemble = self.replies_ensemble(replies)
             logits = torch.stack([predict(m, xt, precision=self.precision) for m in self.ensemble.members])
             acc = lambda l: (l.argmax(1) == yt).float().mean().item() * 100
             ens, client_acc = acc(self.ensemble.combine(logits)), [acc(l) for l in logits]
         avg = self.evaluate()
-        self._log(dict(round=1, epoch=0, stage='average', test_acc=avg['acc'], test_loss=avg['loss']))
-        self.extra.update(ensemble_acc=ens, average_acc=avg['acc'], client_acc=client_acc, local_cache=cache, uploads=len(states))
+        self._log(dict(round=1, epoch=0, stage='average' if self.shared_params else 'init', test_acc=avg['acc'], test_loss=avg['loss']))
+        self.extra.update(ensemble_acc=ens, average_acc=avg['acc'] if self.shared_params else None, client_acc=client_acc, local_cache=cache, uploads=len(states))
         with T(stage): self.server_stage()
         return self.history
 

@@ -10,23 +10,27 @@ import torch
 from torch import nn
 from torch.func import stack_module_state, functional_call
 from .core import *
-from .fedavg import average_states
+from .fedavg import average_states, aggregate_covered
 
 # %% auto #0
-__all__ = ['class_experts', 'ExpertBank']
+__all__ = ['class_experts', 'ExpertBank', 'LogitExperts']
 
 # %% ../nbs/06_experts.ipynb #67b16954
-def class_experts(states:list,      # one state dict per client (same architecture)
+def class_experts(states:list,      # one state dict per client (same architecture, or sub-models of `base`)
                   counts,           # (clients x classes) label counts
+                  cmaps:list|None=None, # each client's `models.coordinate_map` (None: full models)
+                  base:dict|None=None,  # the global state, whose values fill coordinates no weighted client holds
                  ) -> tuple:
-    "One expert state per class: client states averaged with weights n_ik; returns (experts, missing classes)."
+    "One expert state per class: client states averaged with weights n_ik (per coordinate for sub-models); returns (experts, missing classes)."
     counts = np.asarray(counts, dtype=np.float64)
     if counts.shape[0] != len(states): raise ValueError(f"counts has {counts.shape[0]} rows for {len(states)} client states")
+    sub = cmaps is not None and any(c is not None for c in cmaps)
+    if sub and base is None: raise MosaicError("experts of sub-models need the global state (base) for the coordinates no client holds")
     sizes, experts, missing = counts.sum(1), [], []
     for k in range(counts.shape[1]):
         w = counts[:, k]
         if w.sum() == 0: missing.append(k); w = sizes
-        experts.append(average_states(states, w))
+        experts.append(aggregate_covered(base, states, cmaps, w) if sub else average_states(states, w))
     return experts, missing
 
 # %% ../nbs/06_experts.ipynb #8ebd10d2
@@ -70,9 +74,10 @@ class ExpertBank:
         return torch.stack([m(x) for m in self.models])
 
     @torch.no_grad()
-    def head_logits(self, feats:torch.Tensor) -> torch.Tensor:
-        "Every expert's last linear layer on penultimate features `feats` (N, D): (E, N, C)."
-        return torch.einsum('ecd,nd->enc', self.head_w, feats.to(self.head_w.dtype)) + self.head_b[:, None]
+    def head_logits(self, feats:torch.Tensor, cols:torch.Tensor|None=None) -> torch.Tensor:
+        "Every expert's last linear layer on penultimate features `feats` (N, D): (E, N, C); `cols`: the head inputs a sub-model's features hold."
+        w = self.head_w if cols is None else self.head_w[..., cols.to(self.head_w.device)]
+        return torch.einsum('ecd,nd->enc', w, feats.to(w.dtype)) + self.head_b[:, None]
 
     @torch.no_grad()
     def selected_logits(self, x:torch.Tensor, sel:torch.Tensor) -> torch.Tensor:
@@ -85,3 +90,27 @@ class ExpertBank:
             if out is None: out = y.new_zeros(B, k, y.shape[-1])
             out[rows, cols] = y
         return out
+
+# %% ../nbs/06_experts.ipynb #ab12cd35
+class LogitExperts:
+    "Class-wise experts of clients with different architectures: expert k mixes client logits with weights n_ik / sum_i n_ik."
+    def __init__(self,
+                 models:list, # one trained model per client (any architectures with the same classes)
+                 counts,      # (clients x classes) label counts
+                ):
+        counts = torch.as_tensor(np.asarray(counts, dtype=np.float64))
+        if counts.shape[0] != len(models): raise ValueError(f"counts has {counts.shape[0]} rows for {len(models)} client models")
+        tot = counts.sum(0, keepdim=True)
+        sizes = counts.sum(1, keepdim=True) / counts.sum()                  # a class nobody holds: size weights, as class_experts
+        self.models = [_frozen(m) for m in models]
+        self.missing = [k for k in range(counts.shape[1]) if tot[0, k] == 0]
+        dev = next(self.models[0].parameters()).device
+        self.tau = torch.where(tot > 0, counts / tot.clamp_min(1), sizes).float().to(dev)   # (clients, C)
+
+    def __len__(self): return self.tau.shape[1]
+
+    @torch.no_grad()
+    def logits(self, x:torch.Tensor) -> torch.Tensor:
+        "Logits of every expert on `x`: (C, B, C)."
+        member = torch.stack([m(x).float() for m in self.models])          # (clients, B, C)
+        return torch.einsum('mk,mbc->kbc', self.tau, member)

@@ -126,6 +126,8 @@ class FedAvg:
         self.timer, self.extra = Timer(), {}   # stage times and algorithm-specific results, merged into result.json
         self.ckpt_every, self.resumed, self.spec_dict = None, [], asdict(spec)   # checkpoints: off until a runner sets seconds
         self.widths = client_widths(spec.model.widths, len(parts))   # each client's width rate relative to the global model
+        self.archs = client_archs(spec.model.archs, spec.model.arch, len(parts))   # each client's architecture
+        self.shared_params = all(a == spec.model.arch for a in self.archs)       # False: no parameter can be averaged
         self._subs, self._cmaps = {}, {}
 
     def client_data(self, i:int):
@@ -153,18 +155,24 @@ class FedAvg:
         if all(r.get('cmap') is None for r in replies): return average_states(states, n)
         return aggregate_covered(self.model.state_dict(), states, [r.get('cmap') for r in replies], n)
 
-    def template(self, width:float=1.0) -> nn.Module:
-        "A network of the global architecture at `width` times the global width (the global model itself at 1)."
-        if width == 1: return self.model
-        if width not in self._subs:
-            m = self.spec.model
-            sub = get_model(m.arch, self.data.shape, self.data.classes, width=m.width * width).to(self.device)
-            self._subs[width] = scale_activations(sub, width) if m.scaler else sub
-        return self._subs[width]
+    def template(self, width:float=1.0, arch:str|None=None) -> nn.Module:
+        "A network of `arch` (default: the global one) at `width` times the global width (the global model itself at 1)."
+        arch = arch or self.spec.model.arch
+        if width == 1 and arch == self.spec.model.arch: return self.model
+        if (arch, width) not in self._subs:
+            # one seeded initialisation per architecture: clients of one family start from the same weights, as in FL
+            sub = get_model(arch, self.data.shape, self.data.classes, width=self.model.width * width,
+                            seed=derive_seed(self.spec.seed, ARCHS.index(arch), 71)).to(self.device)
+            self._subs[(arch, width)] = scale_activations(sub, width) if self.spec.model.scaler else sub
+        return self._subs[(arch, width)]
 
     def client_cmap(self, i:int, rnd:int) -> dict|None:
         "The global coordinates client `i` trains in round `rnd` (None: all): HeteroFL's leading channels or FedRolex's window."
-        w, scheme = self.widths[i], self.spec.model.submodel
+        return self.width_cmap(self.widths[i], rnd)
+
+    def width_cmap(self, w:float, rnd:int) -> dict|None:
+        "The global coordinates a width-`w` sub-model holds in round `rnd` (None at full width)."
+        scheme = self.spec.model.submodel
         if w == 1: return None
         key = (w, rnd - 1 if scheme == 'fedrolex' else 0)
         if key not in self._cmaps:
@@ -174,7 +182,7 @@ class FedAvg:
 
     def replies_ensemble(self, replies:list, weights=None) -> Ensemble:
         "The logit ensemble of the clients' models in `replies` (each at its own width)."
-        return Ensemble.from_states([self.template(r.get('width', 1.0)) for r in replies], [r['state'] for r in replies], weights)
+        return Ensemble.from_states([self.template(r.get('width', 1.0), r.get('arch')) for r in replies], [r['state'] for r in replies], weights)
 
     def round(self, rnd:int) -> dict:
         "One communication round: sample, train each chosen client from (its part of) the global state, aggregate."
@@ -206,6 +214,10 @@ class FedAvg:
     def fit(self, rounds:int|None=None, stage:str='fedavg') -> list:
         "Run `rounds` rounds (spec.fl.rounds by default), evaluating every `eval_every` rounds and at the end; resumes from a checkpoint of `stage`."
         rounds = self.spec.fl.rounds if rounds is None else rounds
+        if not self.shared_params:
+            raise MosaicError(f"{self.spec.algo} averages parameters, and clients of other architectures than the global "
+                              f"{self.spec.model.arch} share none (model.archs); use a one-shot method: dense, fedadi, feddafl, "
+                              f"coboosting, feddf with dfkd.oneshot=true, or mosaic")
         every, done = self.spec.fl.eval_every, self.resume(stage)
         saved = time.monotonic()
         for j in progress(range(done, rounds), desc=stage, initial=done, total=rounds):

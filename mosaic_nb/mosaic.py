@@ -12,8 +12,10 @@ from .core import *
 from .data import label_counts
 from .clients import evaluate, predict
 from .fedavg import FedAvg, derive_seed
+from .models import extract
 from .generators import train_generator, sample_grid
-from .experts import class_experts, ExpertBank
+from .experts import class_experts, ExpertBank, LogitExperts
+from .dfkd import local_replies
 from .meta import MetaModel, train_meta, client_prototypes, gate_mask
 from .distill import distill
 
@@ -76,49 +78,72 @@ def plot_stages(acc:dict,                   # stage -> test accuracy (%), as in 
 class Mosaic(FedAvg):
     "Mosaic: FedAvg warm-up, one-shot upload (generator, prototypes, counts), experts + meta teacher, distillation, fine-tune."
 
-    def upload(self, i:int, rnd:int) -> dict:
-        "Client i's one-shot upload: local model state, generator, prototypes, label counts."
-        ms, dev = self.ms, self.device
-        local = copy.deepcopy(self.model)
-        reply = self.client_update(i, local, rnd)
+    def upload(self, i:int, rnd:int, local_state:dict|None=None) -> dict:
+        "Client i's one-shot upload: local model state, generator, prototypes, label counts; `local_state`: a model of its own family."
+        ms, dev, cm = self.ms, self.device, self.client_cmap(i, rnd)
+        if local_state is not None:   # a client of another architecture: its one-shot local model, nothing to start from
+            cm, local = None, copy.deepcopy(self.template(1.0, self.archs[i]))
+            local.load_state_dict(local_state); reply = dict(state=local_state, n=int(self.sizes[i]))
+        else:
+            local = copy.deepcopy(self.model if cm is None else self.template(self.widths[i]))
+            if cm is not None: local.load_state_dict(extract(self.model.state_dict(), cm))   # its sub-model (HeteroFL / FedRolex)
+            reply = self.client_update(i, local, rnd)
         x, y = self.client_data(i)
         g = torch_rng(derive_seed(self.spec.seed, rnd, i, 17), dev)
         G, gstats = train_generator(local, x, y, steps=ms.gen_steps, batch_size=ms.gen_batch, nz=ms.nz, ngf=ms.ngf,
                                     ndf=ms.ndf, lr=ms.gen_lr, w_adv=ms.w_adv, w_ent=ms.w_ent, w_div=ms.w_div,
                                     w_bn=ms.w_bn, tau=ms.tau, generator=g, precision=self.precision,
                                     compat_drop_class0=ms.compat_drop_class0)
-        P, L = client_prototypes(self.model, x, y, k=ms.proto_k, precision=self.precision)
+        P, L = (client_prototypes(self.shared, x, y, k=ms.proto_k, precision=self.precision)   # the feature space every client holds
+                if self.shared is not None else (None, None))
         counts = torch.bincount(y, minlength=self.data.classes).cpu().numpy()
         return dict(client=i, state={k: v.detach().clone() for k, v in reply['state'].items()}, G=G, gen=gstats,
-                    protos=P, proto_labels=L, counts=counts, n=reply['n'])
+                    protos=P, proto_labels=L, counts=counts, n=reply['n'], width=self.widths[i], cmap=cm, arch=self.archs[i], model=local)
+
+    def shared_model(self, rnd:int) -> tuple:
+        "The sub-model of the global model that every client holds in round `rnd` (the smallest width), and its head-input coordinates."
+        w = min(self.widths[i] for i in range(len(self.parts)) if self.sizes[i] > 0)
+        cm = self.width_cmap(w, rnd)
+        if cm is None: return self.model, None
+        m = copy.deepcopy(self.template(w)); m.load_state_dict(extract(self.model.state_dict(), cm))
+        return m.eval(), cm['head.weight'][1]
 
     def fit(self, rounds:int|None=None, stage:str='mosaic') -> list:
         "All of Mosaic; `rounds` is the total FL budget (default spec.fl.rounds)."
-        if self.spec.model.widths is not None:
-            raise MosaicError("mosaic with width-reduced clients (model.widths) is not implemented yet; "
-                              "use fedavg, fedprox, fedrs, feddf, fedftg or dfrd (multi-round) with model.widths")
         self.ms = ms = resolve_mosaic(self.spec.mosaic, self.data.classes)
         total = self.spec.fl.rounds if rounds is None else rounds
         warm, T, acc = total - ms.finetune_rounds, self.timer, {}
         xt, yt, dev, C = self.data.x_test, self.data.y_test, self.device, self.data.classes
-        with T('warmup'): super().fit(warm, stage='warmup')
+        mixed, local = not self.shared_params, {}
+        if mixed and (ms.gate != 'mean' or ms.finetune_rounds):
+            raise MosaicError("clients of different architectures (model.archs) share no feature space for the meta model's prototypes "
+                              "and cannot train the global model in fine-tune rounds; use --set mosaic.gate=mean mosaic.finetune_rounds=0")
+        if mixed:   # no warm-up: each client trains its own model once (the cached one-shot local models of DENSE and Co-Boosting)
+            with T('local'): replies, _ = local_replies(self)
+            local, self.last_replies = {r['client']: r['state'] for r in replies}, replies
+        else:
+            with T('warmup'): super().fit(warm, stage='warmup')
         acc['global'] = self.evaluate()['acc']
         upload_round = self.round_idx + 1
+        self.shared, cols = self.shared_model(upload_round) if not mixed else (None, None)
         with T('upload'):
-            ups = [self.upload(i, upload_round) for i in progress(range(len(self.parts)), desc='upload') if self.sizes[i] > 0]
+            ups = [self.upload(i, upload_round, local.get(i)) for i in progress(range(len(self.parts)), desc='upload') if self.sizes[i] > 0]
         counts = np.stack([u['counts'] for u in ups])
         with T('experts'):
-            states, missing = class_experts([u['state'] for u in ups], counts)
-            bank = ExpertBank(self.model, states, ms.expert_eval)
+            if mixed: bank = LogitExperts([u['model'] for u in ups], counts); missing = bank.missing
+            else:
+                states, missing = class_experts([u['state'] for u in ups], counts, [u['cmap'] for u in ups], self.model.state_dict())
+                bank = ExpertBank(self.model, states, ms.expert_eval)
             acc['ensemble'] = Teacher(bank, None, 'mean').accuracy(xt, yt)
         gate_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         with T('meta'):
-            P = torch.cat([u['protos'] for u in ups]).to(dev); L = torch.cat([u['proto_labels'] for u in ups]).to(dev)
             torch.manual_seed(derive_seed(self.spec.seed, 23))
-            ema, mstats = None, None                                              # the mean and global gates use no meta model
+            ema, mstats, L = None, None, []                                       # the mean and global gates use no meta model
             if ms.gate in ('all', 'topk'):
-                tokens = bank.head_logits(P).transpose(0, 1)                      # (N, E, C)
-                mask = gate_mask(gate_model.head(P), min(ms.topk, C), C)[1] if ms.gate == 'topk' else None
+                P = torch.cat([u['protos'] for u in ups]).to(dev); L = torch.cat([u['proto_labels'] for u in ups]).to(dev)
+                tokens = bank.head_logits(P, cols).transpose(0, 1)                # (N, E, C)
+                gh = gate_model.head if cols is None else (lambda f: f @ gate_model.head.weight[:, cols].T + gate_model.head.bias)
+                mask = gate_mask(gh(P), min(ms.topk, C), C)[1] if ms.gate == 'topk' else None
                 meta = MetaModel(C, C, d_model=ms.meta_d_model, expert_embedding=ms.meta_embed).to(dev)
                 g = torch.Generator().manual_seed(derive_seed(self.spec.seed, 29))
                 ema, mstats = train_meta(meta, tokens, L, steps=ms.meta_steps, batch_size=ms.meta_batch, lr=ms.meta_lr,
@@ -146,5 +171,6 @@ class Mosaic(FedAvg):
         self.extra = dict(stage_acc=acc, missing_experts=missing, meta=mstats,
                           distill=dict(first=dh[0] if dh else None, last=dh[-1] if dh else None),
                           generators=[{k: u['gen'][k] for k in ('n', 'bn_on', 'classes', 'coverage', 'step_ms')} for u in ups],
-                          prototypes=int(len(L)), upload_round=upload_round)
+                          prototypes=int(len(L)), upload_round=upload_round, prototype_width=min(self.widths) if not mixed else None,
+                          client_archs=self.archs)
         return self.history

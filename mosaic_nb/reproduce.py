@@ -165,21 +165,22 @@ def table_cells(table:Table|str,        # a `Table` or the name of a registered 
 # %% ../nbs/12_reproduce.ipynb #f05252e6
 class Store:
     "Finished run folders under `root`, found by the hash of their resolved config."
-    def __init__(self, root): self.root, self.skipped, self._index = Path(root), [], None
+    def __init__(self, root): self.root, self.skipped, self._index, self._started = Path(root), [], None, {}
 
     def index(self, refresh:bool=False) -> dict:
         "{spec hash: run folder} of every finished run (config.json and result.json) under the root."
         if self._index is not None and not refresh: return self._index
-        self._index, self.skipped = {}, []
+        self._index, self._started, self.skipped = {}, {}, []
         for cfg in sorted(self.root.glob('*/config.json')) if self.root.exists() else []:
-            if not (cfg.parent/'result.json').exists(): continue
-            try: self._index[spec_hash(spec_from_dict(load_json(cfg)))] = cfg.parent
-            except MosaicError as e: self.skipped.append(f"{cfg.parent.name}: {e}")
+            try: h = spec_hash(spec_from_dict(load_json(cfg)))
+            except MosaicError as e: self.skipped.append(f"{cfg.parent.name}: {e}"); continue
+            (self._index if (cfg.parent/'result.json').exists() else self._started)[h] = cfg.parent
         return self._index
 
     def path(self, spec) -> Path:
-        "Where `spec`'s run folder is (finished) or goes (new)."
-        return self.index().get(spec_hash(spec)) or default_out(spec, root=self.root)
+        "Where `spec`'s run folder is: finished, started (it resumes from its checkpoints, even if written before new options existed), or new."
+        h = spec_hash(spec)
+        return self.index().get(h) or self._started.get(h) or default_out(spec, root=self.root)
 
     def get(self, spec) -> dict|None:
         "The finished result of `spec`, or None."

@@ -63,6 +63,8 @@ ALGO_PRESETS = {
         'paper': {'mosaic.finetune_rounds': 40, 'mosaic.gen_steps': 2000, 'mosaic.distill_steps': 2500},
     },
 }
+# Clients of different architectures train one-shot local models for Mosaic too: the one-shot family's local epochs
+for _p, _d in ALGO_PRESETS['mosaic'].items(): _d['dfkd.local_epochs'] = _DFKD_PRESETS[_p]['dfkd.local_epochs']
 
 def preset_spec(preset:str|None='quick', algo:str='fedavg', overrides:list|dict|None=None) -> Spec:
     "The spec for `preset` and `algo`, with `overrides` (dotted key=value) applied last."
@@ -183,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     def model_args(q):
         q.add_argument('--widths', help="clients' width rates, dealt round-robin: e.g. 1,0.5,0.25 or HeteroFL's a1-b1-c1")
         q.add_argument('--submodel', help=f"which channels a width-reduced client holds: {', '.join(SUBMODELS)} (default heterofl)")
+        q.add_argument('--archs', help="clients' architectures, dealt round-robin, e.g. cnn_mnist,lenet5,cnn (the server's is model.arch)")
     r = sub.add_parser('run', help='run one experiment into a run folder')
     r.add_argument('--algo', default='fedavg', help=f"one of {', '.join(ALGOS)}")
     data_args(r); model_args(r)
@@ -236,7 +239,7 @@ def _overrides(a) -> dict:
     "Dotted overrides from the dedicated flags (only those given)."
     m = {'dataset': 'data.dataset', 'root': 'data.root', 'clients': 'data.clients', 'alpha': 'data.alpha',
          'scheme': 'data.scheme', 'seed': 'seed', 'rounds': 'fl.rounds', 'device': 'device', 'precision': 'precision',
-         'min_size': 'data.min_size', 'shards': 'data.shards', 'widths': 'model.widths', 'submodel': 'model.submodel'}
+         'min_size': 'data.min_size', 'shards': 'data.shards', 'widths': 'model.widths', 'submodel': 'model.submodel', 'archs': 'model.archs'}
     return {m[k]: v for k, v in vars(a).items() if k in m and v is not None}
 
 def _summary(r:dict) -> str:

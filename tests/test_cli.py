@@ -57,7 +57,6 @@ BAD = {
     'width letter':       (['run', *TINY, '--widths', 'a1-q1'], "HeteroFL's letters"),
     'unknown submodel':   (['run', *TINY, '--widths', '1,0.5', '--submodel', 'random'], 'model.submodel must be one of heterofl, fedrolex'),
     'widths with FedBN':  (['run', *TINY, '--algo', 'fedbn', '--set', 'model.arch=cnn_mnist', '--widths', '1,0.5'], 'FedBN keeps each client'),
-    'widths with DENSE':  (['run', *TINY, '--algo', 'dense', '--widths', '1,0.5'], 'not implemented yet'),
 }
 
 @pytest.mark.parametrize('case', list(BAD))
@@ -108,3 +107,32 @@ def test_width_heterogeneous_run(cli, tmp_path, submodel):
     r, cfg = read_json(out/'result.json'), read_json(out/'config.json')
     assert r['client_widths'] == [1.0, 0.5, 0.25, 1.0] and cfg['model']['widths'] == '1,0.5,0.25' and cfg['model']['submodel'] == submodel
     assert r['test_acc'] > 30 and r['ensemble_acc'] > 30, r                       # chance is 10%
+
+@pytest.mark.skipif(not FMNIST.exists(), reason='Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)')
+def test_mosaic_with_width_heterogeneous_clients_on_fashion_mnist(tmp_path):
+    "Issue 6's command, unchanged: Mosaic with HeteroFL clients at widths 1, 1/2, 1/4 on Fashion-MNIST, quick preset."
+    out = tmp_path/'r'
+    p = run_console('run', '--algo', 'mosaic', '--dataset', 'fmnist', '--clients', '10', '--alpha', '0.1', '--widths', '1,0.5,0.25',
+                    '--preset', 'quick', '--out', out, timeout=1200)
+    assert p.returncode == 0, p.stderr
+    r = read_json(out/'result.json')
+    assert r['client_widths'] == [1.0, 0.5, 0.25] * 3 + [1.0] and r['prototype_width'] == 0.25
+    assert [g['n'] for g in r['generators']] and len(r['generators']) == 10
+    assert r['test_acc'] > 40 and r['stage_acc']['global'] > 40, r['stage_acc']      # chance is 10%
+
+def test_architecture_mix_run(cli, tmp_path):
+    "Clients of three families and a cnn_mnist server: DENSE and Mosaic distil their logit ensemble; FedAvg refuses with the reason."
+    mix = ['--archs', 'cnn_mnist,lenet5,cnn', '--set', 'model.arch=cnn_mnist', 'dfkd.local_epochs=2']
+    code, _, err = cli('run', *TINY, '--algo', 'mosaic', *mix, 'mosaic.gate=mean', 'mosaic.finetune_rounds=0', 'mosaic.gen_steps=20',
+                       'mosaic.distill_steps=20', '--out', tmp_path/'m')
+    assert code == 0, err
+    r = read_json(tmp_path/'m'/'result.json')
+    assert r['client_archs'] == ['cnn_mnist', 'lenet5', 'cnn', 'cnn_mnist'] and r['stage_acc']['ensemble'] > 30, r['stage_acc']
+    assert r['ensemble_acc'] > 30 and 'warmup' not in r['times']
+    code, _, err = cli('run', *TINY, '--algo', 'dense', *mix, 'dfkd.epochs=2', 'dfkd.g_steps=2', 'dfkd.kd_steps=5', '--out', tmp_path/'d')
+    assert code == 0, err
+    assert read_json(tmp_path/'d'/'result.json')['ensemble_acc'] > 30
+    code, _, err = cli('run', *TINY, '--algo', 'fedavg', *mix, '--out', tmp_path/'f')
+    assert code == 2 and 'share none' in err, err
+    code, _, err = cli('run', *TINY, '--algo', 'mosaic', *mix, 'mosaic.finetune_rounds=1', '--out', tmp_path/'g')
+    assert code == 2 and 'mosaic.gate=mean mosaic.finetune_rounds=0' in err, err
