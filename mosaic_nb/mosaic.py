@@ -98,7 +98,8 @@ class Mosaic(FedAvg):
                 if self.shared is not None else (None, None))
         counts = torch.bincount(y, minlength=self.data.classes).cpu().numpy()
         return dict(client=i, state={k: v.detach().clone() for k, v in reply['state'].items()}, G=G, gen=gstats,
-                    protos=P, proto_labels=L, counts=counts, n=reply['n'], width=self.widths[i], cmap=cm, arch=self.archs[i], model=local)
+                    protos=P, proto_labels=L, counts=counts, n=reply['n'], width=self.widths[i], cmap=cm, arch=self.archs[i],
+                    model=local if local_state is not None else None)   # kept only for logit-level experts
 
     def shared_model(self, rnd:int) -> tuple:
         "The sub-model of the global model that every client holds in round `rnd` (the smallest width), and its head-input coordinates."
