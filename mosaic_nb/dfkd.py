@@ -353,9 +353,10 @@ class DENSE(OneShot):
                                        augment=self.data.augment if self.spec.data.augment else None,
                                        seed=self.spec.seed, precision=self.precision)
         if k.student_init == 'fresh': self.model.load_state_dict(self.init_state)
-        opt = torch.optim.SGD(self.model.parameters(), lr=k.kd_lr, momentum=0.9, weight_decay=self.spec.fl.weight_decay)
-        sched, every = self.schedule(opt), self.spec.fl.eval_every
-        for ep in progress(range(1, k.epochs + 1), desc=algo):
+        opt = self.opt = torch.optim.SGD(self.model.parameters(), lr=k.kd_lr, momentum=0.9, weight_decay=self.spec.fl.weight_decay)
+        self.sched = sched = self.schedule(opt); every = self.spec.fl.eval_every
+        done = self.resume(algo)   # a killed run continues after its last checkpointed epoch
+        for ep in progress(range(done + 1, k.epochs + 1), desc=algo, initial=done, total=k.epochs):
             with self.timer('synthesis'): g = syn.synthesize(self.model)
             row = dict(epoch=ep, stage=algo, **{f'g_{n}': v for n, v in g.items()}, **self.after_synthesis(ep))
             with self.timer('kd'):
@@ -364,6 +365,18 @@ class DENSE(OneShot):
             if (every and ep % every == 0) or ep == k.epochs:
                 ev = self.evaluate(); row.update(test_acc=ev['acc'], test_loss=ev['loss'])
             self._log(row)
+            self.checkpoint_if_due(algo, ep, last=ep == k.epochs)
+
+    def state_dict(self) -> dict:
+        st = dict(OneShot.state_dict(self), opt=self.opt.state_dict(), synth=self.synth.state_dict(),
+                  weights=self.ensemble.weights.clone())   # Co-Boosting changes the ensemble's weights
+        if self.sched is not None: st['sched'] = self.sched.state_dict()
+        return st
+
+    def load_state_dict(self, st:dict):
+        OneShot.load_state_dict(self, st)
+        self.opt.load_state_dict(st['opt']); self.synth.load_state_dict(st['synth']); self.ensemble.weights.copy_(st['weights'])
+        if self.sched is not None: self.sched.load_state_dict(st['sched'])
 
     def schedule(self, opt): "The student's learning-rate schedule over epochs: constant, as in DENSE."
     def after_synthesis(self, ep:int) -> dict: "Server work between synthesis and distillation (Co-Boosting's weights); logged."; return {}
@@ -406,11 +419,13 @@ class CoBoosting(DENSE):
     "Co-Boosting: DENSE's loop with boosted hard samples and boosted ensemble weights."
     def server_stage(self):
         E = len(self.ensemble.members)
-        self.w = torch.full((E,), 1.0 / E, device=self.device)
+        self.w = torch.full((E,), 1.0 / E, device=self.device)   # boosted weights; a resumed run takes them from its checkpoint
         super().server_stage()
         self.extra['ensemble_weights'] = (self.w / self.w.sum()).tolist()
 
     def schedule(self, opt): return torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(self.spec.dfkd.epochs, 1))
+    def state_dict(self) -> dict: return dict(DENSE.state_dict(self), w=self.w.clone())
+    def load_state_dict(self, st:dict): DENSE.load_state_dict(self, st); self.w = st['w'].to(self.device)
 
     def after_synthesis(self, ep:int) -> dict:
         k, syn = self.spec.dfkd, self.synth
@@ -490,16 +505,20 @@ class FedDF(OneShot):
         FedAvg.load_state_dict(self, st)
         if 'opt' in st:
             self.opt = torch.optim.Adam(self.model.parameters(), lr=self.spec.dfkd.kd_lr); self.opt.load_state_dict(st['opt'])
-        if 'synth' in st: self.synth = self._synthesizer(self._round_teacher()); self.synth.load_state_dict(st['synth'])
+        if 'synth' in st:
+            self.synth = self._synthesizer(self.ensemble if self.spec.dfkd.oneshot else self._round_teacher())
+            self.synth.load_state_dict(st['synth'])
         if 'source_rng' in st: self.source.rng.set_state(st['source_rng'])
 
     def server_stage(self):
         k, every = self.spec.dfkd, self.spec.fl.eval_every
-        for ep in progress(range(1, k.epochs + 1), desc='feddf'):
+        done = self.resume('feddf')
+        for ep in progress(range(done + 1, k.epochs + 1), desc='feddf', initial=done, total=k.epochs):
             row = dict(epoch=ep, stage='feddf', **self.distil(self.ensemble))
             if (every and ep % every == 0) or ep == k.epochs:
                 ev = self.evaluate(); row.update(test_acc=ev['acc'], test_loss=ev['loss'])
             self._log(row)
+            self.checkpoint_if_due('feddf', ep, last=ep == k.epochs)
 
 # %% ../nbs/10_dfkd.ipynb #0fa73ba9
 def label_weights(counts) -> torch.Tensor:

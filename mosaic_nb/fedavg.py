@@ -219,7 +219,6 @@ class FedAvg:
                               f"{self.spec.model.arch} share none (model.archs); use a one-shot method: dense, fedadi, feddafl, "
                               f"coboosting, feddf with dfkd.oneshot=true, or mosaic")
         every, done = self.spec.fl.eval_every, self.resume(stage)
-        saved = time.monotonic()
         for j in progress(range(done, rounds), desc=stage, initial=done, total=rounds):
             self.round_idx += 1
             row = self.round(self.round_idx)
@@ -228,8 +227,7 @@ class FedAvg:
             row['stage'] = stage
             self.history.append(row)
             if self.run is not None: self.run.log(**row)
-            if self.checkpoint_path(stage) and (j == rounds - 1 or time.monotonic() - saved >= self.ckpt_every):
-                self.save_checkpoint(stage, j + 1); saved = time.monotonic()
+            self.checkpoint_if_due(stage, j + 1, last=j == rounds - 1)
         return self.history
 
     def state_dict(self) -> dict:
@@ -252,9 +250,14 @@ class FedAvg:
         save_state(dict(spec=self.spec_dict, stage=stage, done=done, server=self.state_dict(), rng=rng,
                         rows=list(self.run.rows)), self.checkpoint_path(stage))
 
+    def checkpoint_if_due(self, stage:str, done:int, last:bool=False):
+        "Checkpoint `stage` after `done` steps if it is the `last` one or `ckpt_every` seconds have passed since `resume` or the previous checkpoint."
+        if self.checkpoint_path(stage) is None: return
+        if last or time.monotonic() - self._saved >= self.ckpt_every: self.save_checkpoint(stage, done); self._saved = time.monotonic()
+
     def resume(self, stage:str) -> int:
         "Load the checkpoint of `stage` if there is one; return how many of its rounds were done (0 without one)."
-        p = self.checkpoint_path(stage)
+        self._saved, p = time.monotonic(), self.checkpoint_path(stage)   # the clock of `checkpoint_if_due`
         if p is None or not p.exists(): return 0
         try: ck = load_state(p)
         except MosaicError as e: raise MosaicError(f"{e}; to run this stage from the start delete {p.name} (or rerun with --force)") from None
