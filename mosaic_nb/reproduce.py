@@ -45,6 +45,11 @@ class Table:
     source: str = ''                               # where the published values come from
     note: str = ''                                 # what differs from the source's setting
     xlabel: str|None = None                        # a sweep: plot lines over the columns' `x` on this axis (else bars)
+    cells: dict = field(default_factory=dict)      # {(row label, col label): overrides of that cell only, or None: "n/a"}
+
+    def applies(self, row:str, col:str) -> bool:
+        "Whether the method of `row` can run the setting of `col` (a cell mapped to None cannot: it renders as n/a)."
+        return self.cells.get((row, col), {}) is not None
 
     def published_value(self, dataset, row, col):
         "The published number for (`dataset`, `row`, `col`) labels, or None."
@@ -75,6 +80,23 @@ def _main(dataset):
                  _MAIN_ROWS, _alphas(0.01, 0.1, 1.0), datasets=(dataset,), base={'data.clients': 10},
                  source="Mosaic, arXiv 2505.19699, main table: its values could not be read for method.md; see the paper",
                  note="the paper uses ResNet-18 on CIFAR (the `paper` preset); the Fashion-MNIST table is this project's CPU-scale counterpart")
+
+def _heterogeneity():
+    fed, mix, rolex = 'FedAvg / HeteroFL / FedRolex', 'mixed: CNN-MNIST / LeNet-5 / CNN', 'FedRolex 1, 1/2, 1/4'
+    return Table('heterogeneity', "Model heterogeneity: full width, sub-models of width 1 / 1/2 / 1/4, mixed architectures; 10 clients, Dirichlet 0.1",
+                 [Row(fed, 'fedavg'), Row('DENSE', 'dense'), Row('Co-Boosting', 'coboosting'), Row('Mosaic', 'mosaic')],
+                 [Col('full width'), Col('HeteroFL 1, 1/2, 1/4', {'model.widths': '1,0.5,0.25', 'model.submodel': 'heterofl'}),
+                  Col(rolex, {'model.widths': '1,0.5,0.25', 'model.submodel': 'fedrolex'}), Col(mix, {'model.archs': 'cnn_mnist,lenet5,cnn'})],
+                 datasets=('fmnist', 'mnist'), base={'data.clients': 10, 'data.alpha': 0.1},
+                 cells={(fed, mix): None,                                                     # no parameters to average
+                        **{(r, rolex): {'model.submodel': 'heterofl'} for r in ('DENSE', 'Co-Boosting')},  # the same runs
+                        ('Mosaic', mix): {'mosaic.gate': 'mean', 'mosaic.finetune_rounds': 0}},
+                 source="no published values: the Mosaic paper reports no model-heterogeneity table",
+                 note="widths and architectures are dealt to the clients round-robin; the server's model is the full-width CNN-MNIST. "
+                      "The one-shot methods train each client once from the initial model, where FedRolex's first window is HeteroFL's "
+                      "leading channels, so their FedRolex cells are their HeteroFL runs. Clients of different architectures share no "
+                      "parameters: FedAvg does not apply, and Mosaic's class experts mix logits (gate mean) with neither warm-up nor "
+                      "fine-tune rounds")
 
 TABLES = {t.name: t for t in [
     _main('fmnist'), _main('cifar10'), _main('cifar100'),
@@ -115,6 +137,7 @@ TABLES = {t.name: t for t in [
           [Row('FedAvg', 'fedavg'), Row('DENSE', 'dense'), Row('Co-Boosting', 'coboosting'), Row('Mosaic', 'mosaic')],
           _alphas(0.01, 0.05, 0.1, 0.3, 0.5, 1.0), datasets=('fmnist', 'cifar10', 'cifar100'),
           base={'data.clients': 10}, source="no published values", xlabel='Dirichlet alpha (log scale)'),
+    _heterogeneity(),
 ]}
 
 def get_table(name:str) -> Table:
@@ -144,7 +167,7 @@ def table_cells(table:Table|str,        # a `Table` or the name of a registered 
                 cols=None,              # column labels to keep (default: all)
                 overrides:dict|None=None, # applied last to every cell (the command line's --set)
                ) -> list:
-    "Every (seed, column, row) of `table` as a dict with its resolved, validated spec."
+    "Every (seed, column, row) of `table` that applies as a dict with its resolved, validated spec."
     t = get_table(table)
     dataset = dataset or t.datasets[0]
     seeds = [int(s) for s in seeds]
@@ -156,8 +179,9 @@ def table_cells(table:Table|str,        # a `Table` or the name of a registered 
     for s in seeds:
         for c in cs:
             for r in rs:
+                if not t.applies(r.label, c.label): continue
                 ov = {**TABLE_SCALE.get(preset, {}), **t.base, 'data.dataset': dataset, **c.overrides, **r.overrides,
-                      **(overrides or {}), 'seed': s}
+                      **t.cells.get((r.label, c.label), {}), **(overrides or {}), 'seed': s}
                 cells.append(dict(row=r.label, col=c.label, seed=s, algo=r.algo, metric=r.metric,
                                   spec=preset_spec(preset, r.algo, ov)))
     return cells
@@ -328,7 +352,7 @@ def render_markdown(table:Table|str, summary:list, dataset:str, preset:str|None=
         if ms: best[c.label] = max(ms)[0]
     def cell(r, c):
         s = at.get((r.label, c.label))
-        if s is None: return 'not run'
+        if s is None: return 'not run' if t.applies(r.label, c.label) else 'n/a'
         v = _fmt(s)
         if s['mean'] is not None and not r.reference and best.get(c.label) == s['mean']: v = f"**{v}**"
         if has_pub: v += f" / {s['published']:.2f}" if s['published'] is not None else ' / not available'
