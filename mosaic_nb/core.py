@@ -30,7 +30,7 @@ class SpecError(MosaicError, ValueError):
 # %% ../nbs/00_core.ipynb #7c5c1742
 DATASETS = ('fmnist', 'mnist', 'cifar10', 'cifar100', 'svhn', 'digits', 'synthetic')
 SCHEMES = ('iid', 'shards', 'dirichlet', 'official')
-ARCHS = ('lenet5', 'cnn', 'cnn_mnist', 'resnet18')
+ARCHS = ('lenet5', 'cnn', 'cnn_mnist', 'resnet18', 'mobilenet')   # appended, never reordered: the index seeds each family's initialisation
 ALGOS = ('fedavg', 'fedprox', 'fedbn', 'fedrs', 'feddf', 'oneshot', 'dense', 'fedadi', 'feddafl', 'coboosting', 'fedftg', 'dfrd', 'mosaic')
 SOURCES = ('generator', 'noise', 'digits')   # FedDF's unlabeled server data
 GATES = ('all', 'topk', 'mean', 'global')

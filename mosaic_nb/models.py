@@ -10,8 +10,8 @@ from torch import nn
 from .core import MosaicError, ARCHS, SUBMODELS
 
 # %% auto #0
-__all__ = ['MODELS', 'scaled', 'Net', 'init_weights', 'LeNet5', 'CNN', 'CNNMnist', 'BasicBlock', 'ResNet18', 'get_model',
-           'count_params', 'coordinate_map', 'extract', 'scale_activations']
+__all__ = ['MODELS', 'scaled', 'Net', 'init_weights', 'LeNet5', 'CNN', 'CNNMnist', 'BasicBlock', 'ResNet18', 'MobileNetV3',
+           'get_model', 'count_params', 'coordinate_map', 'extract', 'scale_activations']
 
 # %% ../nbs/02_models.ipynb #9b3a73d9
 def scaled(c:int,         # channels (or hidden units) at width 1
@@ -127,10 +127,25 @@ class ResNet18(Net):
         self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self._finish(classes, feat_dim=cin)   # global pooling: any input size works
 
-# %% ../nbs/02_models.ipynb #d9aa0960
-MODELS = {'lenet5': LeNet5, 'cnn': CNN, 'cnn_mnist': CNNMnist, 'resnet18': ResNet18}
+# %% ../nbs/02_models.ipynb #5e1a0b02
+class MobileNetV3(Net):
+    "torchvision's MobileNetV3-Small at a width rate: stride-1 stem under 64 px, BatchNorm momentum 0.1; features: its hidden layer."
+    arch = 'mobilenet'
+    def __init__(self, in_shape:tuple, classes:int, width:float=1.0):
+        super().__init__(in_shape, classes, width)
+        from torchvision.models import mobilenet_v3_small
+        m = mobilenet_v3_small(num_classes=classes, width_mult=width)
+        stem = m.features[0][0]
+        m.features[0][0] = nn.Conv2d(in_shape[0], stem.out_channels, 3, 1 if min(in_shape[1:]) < 64 else 2, 1, bias=False)
+        for b in m.modules():
+            if isinstance(b, nn.BatchNorm2d): b.momentum = 0.1
+        self.body = nn.Sequential(m.features, m.avgpool, nn.Flatten(), *m.classifier[:-1])
+        self._finish(classes, feat_dim=m.classifier[-1].in_features)
 
-def get_model(arch:str,              # one of core.ARCHS: lenet5, cnn, cnn_mnist, resnet18
+# %% ../nbs/02_models.ipynb #d9aa0960
+MODELS = {'lenet5': LeNet5, 'cnn': CNN, 'cnn_mnist': CNNMnist, 'resnet18': ResNet18, 'mobilenet': MobileNetV3}
+
+def get_model(arch:str,              # one of core.ARCHS: lenet5, cnn, cnn_mnist, resnet18, mobilenet
               in_shape:tuple,         # (C, H, W) of the images
               classes:int,            # number of classes
               width:float=1.0,        # width rate: every channel / hidden-unit count is scaled by it
@@ -174,7 +189,7 @@ def coordinate_map(global_model:nn.Module, # the full model
     for name, g in gm.items():
         s, pre = sm[name], f'{name}.' if name else ''
         if isinstance(g, nn.Conv2d):
-            o, i = pick(g.out_channels, s.out_channels), pick(g.in_channels, s.in_channels)
+            o, i = pick(g.out_channels, s.out_channels), pick(g.in_channels // g.groups, s.in_channels // s.groups)   # depthwise: 1
             ent = {'weight': (o, i, None, None), 'bias': (o,)}; last = (g.out_channels, s.out_channels)
         elif isinstance(g, nn.BatchNorm2d):
             c = pick(g.num_features, s.num_features)
@@ -189,7 +204,7 @@ def coordinate_map(global_model:nn.Module, # the full model
             ent = {'weight': (pick(g.out_features, s.out_features), i), 'bias': (pick(g.out_features, s.out_features),)}
             last = None
         elif any(True for _ in g.parameters(recurse=False)) or any(True for _ in g.buffers(recurse=False)):
-            raise MosaicError(f"sub-models of {type(g).__name__} layers ({name}) are not supported; use lenet5, cnn, cnn_mnist or resnet18")
+            raise MosaicError(f"sub-models of {type(g).__name__} layers ({name}) are not supported; use lenet5, cnn, cnn_mnist, resnet18 or mobilenet")
         else: continue
         sd = s.state_dict()
         out.update({f'{pre}{k}': ix for k, ix in ent.items() if k in sd})   # a layer without bias has no 'bias' entry
