@@ -82,11 +82,11 @@ def _main(dataset):
                  note="the paper uses ResNet-18 on CIFAR (the `paper` preset); the Fashion-MNIST table is this project's CPU-scale counterpart")
 
 def _heterogeneity():
-    fed, mix, rolex = 'FedAvg / HeteroFL / FedRolex', 'mixed: CNN-MNIST / LeNet-5 / CNN', 'FedRolex 1, 1/2, 1/4'
+    fed, mix, rolex = 'FedAvg / HeteroFL / FedRolex', 'mixed: CNN-MNIST / LeNet-5 / CNN / MobileNetV3', 'FedRolex 1, 1/2, 1/4'
     return Table('heterogeneity', "Model heterogeneity: full width, sub-models of width 1 / 1/2 / 1/4, mixed architectures; 10 clients, Dirichlet 0.1",
                  [Row(fed, 'fedavg'), Row('DENSE', 'dense'), Row('Co-Boosting', 'coboosting'), Row('Mosaic', 'mosaic')],
                  [Col('full width'), Col('HeteroFL 1, 1/2, 1/4', {'model.widths': '1,0.5,0.25', 'model.submodel': 'heterofl'}),
-                  Col(rolex, {'model.widths': '1,0.5,0.25', 'model.submodel': 'fedrolex'}), Col(mix, {'model.archs': 'cnn_mnist,lenet5,cnn'})],
+                  Col(rolex, {'model.widths': '1,0.5,0.25', 'model.submodel': 'fedrolex'}), Col(mix, {'model.archs': 'cnn_mnist,lenet5,cnn,mobilenet'})],
                  datasets=('fmnist', 'mnist'), base={'data.clients': 10, 'data.alpha': 0.1},
                  cells={(fed, mix): None,                                                     # no parameters to average
                         **{(r, rolex): {'model.submodel': 'heterofl'} for r in ('DENSE', 'Co-Boosting')},  # the same runs
