@@ -129,6 +129,7 @@ class FedAvg:
         self.archs = client_archs(spec.model.archs, spec.model.arch, len(parts))   # each client's architecture
         self.shared_params = all(a == spec.model.arch for a in self.archs)       # False: no parameter can be averaged
         self._subs, self._cmaps = {}, {}
+        self.transport = None   # None: clients train in this process; else an object whose train(server, chosen, rnd, start) returns replies
 
     def client_data(self, i:int):
         "Client `i`'s training tensors."
@@ -187,19 +188,33 @@ class FedAvg:
     def round(self, rnd:int) -> dict:
         "One communication round: sample, train each chosen client from (its part of) the global state, aggregate."
         chosen = [i for i in sample_clients(len(self.parts), self.spec.fl.participation, self.spec.seed, rnd) if self.sizes[i] > 0]
-        start = copy.deepcopy(self.model.state_dict())
-        work = copy.deepcopy(self.model)
-        replies = []
-        for i in chosen:
-            cm = self.client_cmap(i, rnd)
-            m = work if cm is None else self.template(self.widths[i])
-            m.load_state_dict(start if cm is None else extract(start, cm))
-            r = self.client_update(i, m, rnd)
-            r.update(state={k: v.detach().clone() for k, v in r['state'].items()}, width=self.widths[i], cmap=cm)
-            replies.append(r)
+        replies = self.train_clients(chosen, rnd, copy.deepcopy(self.model.state_dict()))
+        if not replies: raise MosaicError(f"round {rnd}: none of the {len(chosen)} chosen clients replied, so there is nothing to aggregate")
         self.model.load_state_dict(self.aggregate(replies))
         self.last_replies = replies   # the round's client models: the ensemble reference
-        return dict(round=rnd, clients=len(chosen), train_loss=float(np.mean([r['loss'] for r in replies])))
+        return dict(round=rnd, clients=len(replies), train_loss=float(np.mean([r['loss'] for r in replies])))
+
+    def train_clients(self, chosen:list, rnd:int, start:dict) -> list:
+        "The replies of the `chosen` clients, each trained from its part of the global state `start`: in this process, or through `transport`."
+        if self.transport is not None: replies = self.transport.train(self, chosen, rnd, start)   # e.g. Flower nodes
+        else:
+            work = copy.deepcopy(self.model)
+            replies = [self.client_train(i, rnd, self.client_start(i, rnd, start), work) for i in chosen]
+        for r in replies: r.update(width=self.widths[r['client']], cmap=self.client_cmap(r['client'], rnd))
+        return replies
+
+    def client_start(self, i:int, rnd:int, start:dict) -> dict:
+        "What client `i` starts round `rnd` from: the global state `start`, or the part of it its sub-model holds."
+        cm = self.client_cmap(i, rnd)
+        return start if cm is None else extract(start, cm)
+
+    def client_train(self, i:int, rnd:int, state:dict, work:nn.Module|None=None) -> dict:
+        "Client `i`'s work in round `rnd`: load `state` into its model (`work` at full width), train; the reply with a copy of the state."
+        m = self.template(self.widths[i]) if self.widths[i] != 1 else work if work is not None else copy.deepcopy(self.model)
+        m.load_state_dict(state)
+        r = self.client_update(i, m, rnd)
+        r['state'] = {k: v.detach().clone() for k, v in r['state'].items()}
+        return r
 
     def evaluate(self) -> dict:
         "Global model on the full test set."

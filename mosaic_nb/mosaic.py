@@ -101,6 +101,11 @@ class Mosaic(FedAvg):
                     protos=P, proto_labels=L, counts=counts, n=reply['n'], width=self.widths[i], cmap=cm, arch=self.archs[i],
                     model=local if local_state is not None else None)   # kept only for logit-level experts
 
+    def upload_clients(self, clients:list, rnd:int, local:dict) -> list:
+        "Every client's one-shot upload (`upload`): in this process, or through `transport` (Flower nodes, `13_flower`)."
+        if self.transport is not None: return self.transport.upload(self, clients, rnd)
+        return [self.upload(i, rnd, local.get(i)) for i in progress(clients, desc='upload')]
+
     def shared_model(self, rnd:int) -> tuple:
         "The sub-model of the global model that every client holds in round `rnd` (the smallest width), and its head-input coordinates."
         w = min(self.widths[i] for i in range(len(self.parts)) if self.sizes[i] > 0)
@@ -128,7 +133,7 @@ class Mosaic(FedAvg):
         upload_round = self.round_idx + 1
         self.shared, cols = self.shared_model(upload_round) if not mixed else (None, None)
         with T('upload'):
-            ups = [self.upload(i, upload_round, local.get(i)) for i in progress(range(len(self.parts)), desc='upload') if self.sizes[i] > 0]
+            ups = self.upload_clients([i for i in range(len(self.parts)) if self.sizes[i] > 0], upload_round, local)
         counts = np.stack([u['counts'] for u in ups])
         with T('experts'):
             if mixed: bank = LogitExperts([u['model'] for u in ups], counts); missing = bank.missing

@@ -18,8 +18,8 @@ from .dfkd import OneShot, DENSE, CoBoosting, FedDF, ServerFT
 from .mosaic import Mosaic
 
 # %% auto #0
-__all__ = ['PRESETS', 'ALGO_DEFAULTS', 'ALGO_PRESETS', 'ALGORITHMS', 'preset_spec', 'default_out', 'run', 'compare', 'cli',
-           'main']
+__all__ = ['PRESETS', 'ALGO_DEFAULTS', 'ALGO_PRESETS', 'ALGORITHMS', 'ENGINES', 'preset_spec', 'default_out', 'build', 'run',
+           'compare', 'cli', 'main']
 
 # %% ../nbs/11_runner.ipynb #0751c6b7
 PRESETS = {
@@ -97,22 +97,15 @@ def _check_out(out:Path, spec:Spec):
     if (out/'result.json').exists(): return load_json(out/'result.json')
     return None
 
-def run(spec:Spec|dict,                 # the experiment
-        out=None,                          # its run folder (default: `default_out(spec)`)
-        force:bool=False,                  # run again even if `out` holds a finished run or checkpoints of this spec
-        quiet:bool|None=None,              # silence progress bars (None: leave as set)
-        checkpoint_every:float|None=300.,  # seconds between checkpoints of the round loop (0: every round; None: none)
-       ) -> dict:
-    "Run one experiment into a run folder, resuming from its checkpoints; return its result (also saved as result.json)."
-    spec = spec_from_dict(spec) if isinstance(spec, dict) else validate(spec)
-    out = Path(out) if out is not None else default_out(spec)
-    done = None if force else _check_out(out, spec)
-    if done is not None: return done
-    if force: _drop_checkpoints(out)
-    if quiet is not None: set_quiet(quiet)
-    device = get_device(spec.device)
-    rd, timer, t0 = RunDir(out), Timer(), time.perf_counter()
-    rd.save_config(spec); rd.save_env(device)
+ENGINES = ('inprocess', 'flower')
+
+def build(spec:Spec,              # a resolved spec
+          device=None,            # torch device (default: the spec's)
+          run:RunDir|None=None,   # the run folder the server logs to
+          timer:Timer|None=None,  # times data, partition and model
+         ) -> tuple:
+    "The experiment's objects, each seeded as a run seeds it: (data, partition, label counts, global model, server)."
+    device, timer = device or get_device(spec.device), timer or Timer()
     seed_everything(spec.seed)
     with timer('data'):
         d = load_data(spec.data.dataset, root=spec.data.root, device=device, train_size=spec.data.train_size,
@@ -122,13 +115,40 @@ def run(spec:Spec|dict,                 # the experiment
         parts = partition(y, spec.data.clients, spec.data.scheme, alpha=spec.data.alpha, seed=spec.seed,
                           min_size=spec.data.min_size, shards=spec.data.shards)
         counts = label_counts(y, parts, d.classes)
-    rd.save_figure(mdata.plot_partition(counts, title=f"{spec.data.dataset} {spec.data.scheme} {spec.data.alpha:g}, {spec.data.clients} clients"), 'partition.png')
     with timer('model'):
         seed_everything(spec.seed)
         model = get_model(spec.model.arch, d.shape, d.classes, width=spec.model.width).to(device)
-    server = ALGORITHMS[spec.algo](spec, d, parts, model, run=rd)
-    server.ckpt_every = checkpoint_every
-    with timer(spec.algo): server.fit(stage=spec.algo)
+    return d, parts, counts, model, ALGORITHMS[spec.algo](spec, d, parts, model, run=run)
+
+def run(spec:Spec|dict,                 # the experiment
+        out=None,                          # its run folder (default: `default_out(spec)`)
+        force:bool=False,                  # run again even if `out` holds a finished run or checkpoints of this spec
+        quiet:bool|None=None,              # silence progress bars (None: leave as set)
+        checkpoint_every:float|None=300.,  # seconds between checkpoints of the round loop (0: every round; None: none)
+        engine:str='inprocess',            # 'inprocess': clients run in this process; 'flower': as nodes of Flower's simulation engine
+       ) -> dict:
+    "Run one experiment into a run folder, resuming from its checkpoints; return its result (also saved as result.json)."
+    spec = spec_from_dict(spec) if isinstance(spec, dict) else validate(spec)
+    if engine not in ENGINES: raise MosaicError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if engine == 'flower':
+        from mosaic_nb.flower import check_flower   # the optional extra
+        check_flower(spec)                          # before anything is written
+    out = Path(out) if out is not None else default_out(spec)
+    done = None if force else _check_out(out, spec)
+    if done is not None: return done
+    if force: _drop_checkpoints(out)
+    if quiet is not None: set_quiet(quiet)
+    device = get_device(spec.device)
+    rd, timer, t0 = RunDir(out), Timer(), time.perf_counter()
+    rd.save_config(spec); rd.save_env(device)
+    d, parts, counts, model, server = build(spec, device, rd, timer)
+    rd.save_figure(mdata.plot_partition(counts, title=f"{spec.data.dataset} {spec.data.scheme} {spec.data.alpha:g}, {spec.data.clients} clients"), 'partition.png')
+    server.ckpt_every, info = checkpoint_every, {}
+    with timer(spec.algo):
+        if engine == 'flower':
+            from mosaic_nb.flower import fit_on_flower   # the optional extra
+            info = fit_on_flower(server, stage=spec.algo)
+        else: server.fit(stage=spec.algo)
     final = server.evaluate()
     accs = [r['test_acc'] for r in server.history if 'test_acc' in r]
     extra = {'ensemble_acc': server.ensemble_accuracy(), **server.extra}
@@ -140,7 +160,8 @@ def run(spec:Spec|dict,                 # the experiment
                   label_counts=counts.tolist(), **extra,
                   times={k: round(v, 3) for k, v in {**timer.times, **server.timer.times}.items()},
                   wall_time=round(time.perf_counter() - t0, 3), spec_hash=spec_hash(spec), run_dir=str(out),
-                  resumed=server.resumed)   # stages resumed from a checkpoint: times and wall_time then cover the last process only
+                  resumed=server.resumed,   # stages resumed from a checkpoint: times and wall_time then cover the last process only
+                  engine=engine, **info)
     x = 'epoch' if isinstance(server, OneShot) and server.round_idx <= 1 else 'round'
     rd.save_curve(x=x, title=f"{spec.algo} on {spec.data.dataset}, {spec.data.scheme} {spec.data.alpha:g}")
     rd.save_result(result)
@@ -198,6 +219,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--force', action='store_true', help='rerun even if --out holds a finished run of this spec')
     r.add_argument('--checkpoint-every', type=float, default=300., metavar='SECONDS',
                    help='checkpoint the round loop this often (default 300; 0: every round; -1: never); a rerun on --out resumes from it')
+    r.add_argument('--engine', default='inprocess', choices=ENGINES,
+                   help="inprocess (default), or flower: the clients as nodes of Flower's simulation engine (pip install 'mosaic_nb[flower]')")
     r.add_argument('--quiet', action='store_true', help='no progress bars')
     c = sub.add_parser('compare', help='run several algorithms on one spec and print a table')
     c.add_argument('--algos', default='fedavg,fedprox', help='comma-separated algorithms')
@@ -253,7 +276,7 @@ def cli(argv=None) -> int:
     if a.cmd == 'run':
         spec = preset_spec(a.preset, a.algo, {**_overrides(a), **parse_overrides(a.set)})
         every = a.checkpoint_every if a.checkpoint_every >= 0 else None
-        print(_summary(run(spec, out=a.out, force=a.force, quiet=a.quiet or None, checkpoint_every=every)))
+        print(_summary(run(spec, out=a.out, force=a.force, quiet=a.quiet or None, checkpoint_every=every, engine=a.engine)))
     elif a.cmd == 'compare':
         algos = [x.strip() for x in a.algos.split(',') if x.strip()]
         compare(algos, a.preset, {**_overrides(a), **parse_overrides(a.set)}, out=a.out, force=a.force)
