@@ -3,6 +3,7 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 # The tested pins: served from this machine's disk by pip; a user with their own CUDA torch may skip them.
+# The flower extra (flwr[simulation], Ray) is optional for users; development installs it, so its tests run.
 TORCH   ?= torch==2.14.1 torchvision==0.29.1
 
 .PHONY: setup run test data clean-runs
@@ -11,7 +12,7 @@ $(BIN)/mosaic-nb: settings.ini setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,flower]'
 	@touch $@
 
 setup: $(BIN)/mosaic-nb data

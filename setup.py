@@ -24,7 +24,7 @@ if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_require
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
-extras = {'dev': dev_requirements}
+extras = {'dev': dev_requirements, 'flower': shlex.split(cfg.get('flower_requirements', ''))}   # pip install 'mosaic_nb[flower]'
 
 setuptools.setup(
     name = cfg['lib_name'],

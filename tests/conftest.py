@@ -20,11 +20,11 @@ def cli(capsys):
         return code, out.out, out.err
     return _run
 
-def run_console(*args, timeout=600):
-    "Run the installed console script in a subprocess; return the CompletedProcess."
+def run_console(*args, timeout=600, env=None):
+    "Run the installed console script in a subprocess (with `env` added to the environment); return the CompletedProcess."
     exe = Path(sys.executable).parent/'mosaic-nb'
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, 'MOSAIC_NB_QUIET': '1', 'MOSAIC_NB_DOWNLOAD': '0'})
+                          env={**os.environ, 'MOSAIC_NB_QUIET': '1', 'MOSAIC_NB_DOWNLOAD': '0', **(env or {})})
 
 def read_json(p): return json.loads(Path(p).read_text())
 
