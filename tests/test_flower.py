@@ -8,14 +8,6 @@ flwr = pytest.importorskip('flwr', reason="the optional extra: pip install 'mosa
 def _curve(out):
     return [(r['round'], r['test_acc']) for r in csv.DictReader(open(out/'metrics.csv')) if r.get('test_acc')]
 
-def test_flower_matches_inprocess_with_sub_models(tmp_path):
-    # FedProx with clients at widths 1 and 1/2: each node gets its sub-model's part of the global state and sends back a
-    # state the server checks against that sub-model; one torch thread per process on both sides, so the same bits
-    ra, rb = _both_engines(tmp_path, ['run', '--algo', 'fedprox', *TINY, '--widths', '1,0.5', '--rounds', '3'])
-    assert (ra['engine'], rb['engine'], rb['nodes'], rb['failed_clients']) == ('inprocess', 'flower', 4, [])
-    assert rb['test_acc'] == ra['test_acc'] and rb['client_widths'] == ra['client_widths'] == [1.0, 0.5, 1.0, 0.5]
-    assert _curve(tmp_path/'flower') == _curve(tmp_path/'inprocess')
-
 def test_flower_refuses_what_it_cannot_run_yet(cli, tmp_path):
     code, _, err = cli('run', '--algo', 'fedbn', *TINY, '--engine', 'flower', '--out', tmp_path/'bn')
     assert code == 2 and 'fedbn does not run on Flower yet' in err and len(err.strip().splitlines()) == 1, err
@@ -58,13 +50,17 @@ def _both_engines(tmp_path, args):
     assert b.returncode == 0, b.stderr[-2000:]
     return read_json(tmp_path/'inprocess'/'result.json'), read_json(tmp_path/'flower'/'result.json')
 
-def test_mosaic_on_flower_matches_inprocess(tmp_path):
-    # Mosaic whole on 3 Flower nodes: warm-up and fine-tune rounds as `train` messages, the one-shot upload (local model,
-    # generator, prototypes, counts) as `query.upload`; experts, meta model and distillation on the server
-    ra, rb = _both_engines(tmp_path, ['run', '--algo', 'mosaic', *TINY, '--clients', '3', '--rounds', '3',
+def test_mosaic_with_sub_models_on_flower_matches_inprocess(tmp_path):
+    # Mosaic whole on 3 Flower nodes, clients at widths 1 and 1/2: warm-up and fine-tune rounds as `train` messages (each
+    # node gets its sub-model's part of the global state and sends back a state checked against that sub-model), the
+    # one-shot upload (local model, generator, prototypes, counts) as `query.upload`; experts, meta model and distillation
+    # on the server. One torch thread per process on both sides: the same bits
+    ra, rb = _both_engines(tmp_path, ['run', '--algo', 'mosaic', *TINY, '--clients', '3', '--rounds', '3', '--widths', '1,0.5',
                                       '--set', 'mosaic.finetune_rounds=1', 'mosaic.gen_steps=10', 'mosaic.meta_steps=10', 'mosaic.distill_steps=5'])
-    assert (rb['engine'], rb['nodes'], rb['failed_clients']) == ('flower', 3, [])
+    assert (ra['engine'], rb['engine'], rb['nodes'], rb['failed_clients']) == ('inprocess', 'flower', 3, [])
+    assert rb['client_widths'] == ra['client_widths'] == [1.0, 0.5, 1.0]
     assert rb['stage_acc'] == ra['stage_acc'] and rb['test_acc'] == ra['test_acc'], (ra['stage_acc'], rb['stage_acc'])
+    assert _curve(tmp_path/'flower') == _curve(tmp_path/'inprocess')
 
 @pytest.mark.skipif(not os.environ.get('MOSAIC_NB_SLOW') or not FMNIST.exists(), reason='slow (minutes): MOSAIC_NB_SLOW=1, Fashion-MNIST')
 def test_quick_preset_mosaic_with_three_flower_nodes(tmp_path):
