@@ -92,7 +92,7 @@ def _train(msg, context):
     "train: one round of local training from the start state sent."
     from flwr.app import Message, RecordDict, MetricRecord
     i, rnd, srv = _task(msg, context, 'train')
-    like = srv.client_start(i, rnd, srv.model.state_dict())                 # the shapes of this client's model this round
+    like = srv.template(srv.widths[i]).state_dict()                          # this client's model: what the server may send
     r = srv.client_train(i, rnd, from_record(msg.content.array_records['arrays'], like, 'the server'))
     return Message(RecordDict({'arrays': to_record(r['state']), 'metrics': MetricRecord({'n': int(r['n']), 'loss': float(r['loss'])})}),
                    reply_to=msg)

@@ -86,7 +86,7 @@ class Mosaic(FedAvg):
             local.load_state_dict(local_state); reply = dict(state=local_state, n=int(self.sizes[i]))
         else:
             local = copy.deepcopy(self.model if cm is None else self.template(self.widths[i]))
-            if cm is not None: local.load_state_dict(extract(self.model.state_dict(), cm))   # its sub-model (HeteroFL / FedRolex)
+            local.load_state_dict(self.client_start(i, rnd, self.model.state_dict()))    # its sub-model (HeteroFL / FedRolex)
             reply = self.client_update(i, local, rnd)
         x, y = self.client_data(i)
         g = torch_rng(derive_seed(self.spec.seed, rnd, i, 17), dev)
@@ -108,7 +108,7 @@ class Mosaic(FedAvg):
 
     def shared_model(self, rnd:int) -> tuple:
         "The sub-model of the global model that every client holds in round `rnd` (the smallest width), and its head-input coordinates."
-        w = min(self.widths[i] for i in range(len(self.parts)) if self.sizes[i] > 0)
+        w = self.prototype_width = min(self.widths[i] for i in range(len(self.parts)) if self.sizes[i] > 0)
         cm = self.width_cmap(w, rnd)
         if cm is None: return self.model, None
         m = copy.deepcopy(self.template(w)); m.load_state_dict(extract(self.model.state_dict(), cm))
@@ -177,6 +177,6 @@ class Mosaic(FedAvg):
         self.extra = dict(stage_acc=acc, missing_experts=missing, meta=mstats,
                           distill=dict(first=dh[0] if dh else None, last=dh[-1] if dh else None),
                           generators=[{k: u['gen'][k] for k in ('n', 'bn_on', 'classes', 'coverage', 'step_ms')} for u in ups],
-                          prototypes=int(len(L)), upload_round=upload_round, prototype_width=min(self.widths) if not mixed else None,
+                          prototypes=int(len(L)), upload_round=upload_round, prototype_width=self.prototype_width if not mixed else None,
                           client_archs=self.archs)
         return self.history
