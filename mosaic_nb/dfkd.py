@@ -17,11 +17,11 @@ from .models import extract
 from .fedavg import FedAvg, Ensemble, average_states, derive_seed
 
 # %% auto #0
-__all__ = ['LOCAL_CACHE_VERSION', 'GEN_LOSSES', 'cache_root', 'local_key', 'local_key_hash', 'train_local_models', 'local_models',
-           'local_replies', 'OneShot', 'DAFLGenerator', 'adv_disagreement', 'js_competition', 'total_variation',
-           'activation_loss', 'focal_ce', 'adv_kl', 'Synthesizer', 'kd_steps', 'DENSE', 'boost_weights', 'hard_samples',
-           'CoBoosting', 'digits_source', 'noise_source', 'FedDF', 'label_weights', 'by_label', 'latent_diversity',
-           'CondGenerator', 'ServerFT']
+__all__ = ['LOCAL_CACHE_VERSION', 'GEN_LOSSES', 'cache_root', 'local_key', 'local_key_hash', 'train_local_model',
+           'train_local_models', 'local_models', 'local_start', 'local_replies', 'OneShot', 'DAFLGenerator',
+           'adv_disagreement', 'js_competition', 'total_variation', 'activation_loss', 'focal_ce', 'adv_kl',
+           'Synthesizer', 'kd_steps', 'DENSE', 'boost_weights', 'hard_samples', 'CoBoosting', 'digits_source',
+           'noise_source', 'FedDF', 'label_weights', 'by_label', 'latent_diversity', 'CondGenerator', 'ServerFT']
 
 # %% ../nbs/10_dfkd.ipynb #08b1e755
 LOCAL_CACHE_VERSION = 1
@@ -46,6 +46,22 @@ def local_key_hash(spec:Spec) -> str:
     return hashlib.sha256(json.dumps(local_key(spec), sort_keys=True).encode()).hexdigest()[:16]
 
 # %% ../nbs/10_dfkd.ipynb #fec5d430
+def train_local_model(spec:Spec,       # the experiment (data, dfkd.local_*, seed, precision)
+                      data,            # `data.Data` with tensors on the run's device
+                      part,            # client `i`'s indices into data.x_train
+                      i:int,           # the client: seeds its batch order and augmentation
+                      m:nn.Module,     # its initial model, trained in place
+                     ) -> dict:
+    "Client `i`'s one-shot local model: `m` trained on its data with its own seeded batches; a copy of the trained state."
+    k, dev = spec.dfkd, next(m.parameters()).device
+    idx = torch.as_tensor(part, dtype=torch.long, device=dev)
+    g = torch_rng(derive_seed(spec.seed, 0, i, 41), dev)
+    aug = (lambda xb: augment_batch(xb, data.augment, g)) if spec.data.augment and data.augment else None
+    local_train(m, data.x_train[idx], data.y_train[idx], epochs=k.local_epochs, batch_size=k.local_batch, lr=k.local_lr,
+                momentum=k.local_momentum, weight_decay=spec.fl.weight_decay, augment=aug, generator=g,
+                precision=resolve_precision(spec.precision, dev))
+    return {n: v.detach().clone() for n, v in m.state_dict().items()}
+
 def train_local_models(spec:Spec,       # the experiment (data, model, dfkd.local_*, seed, precision)
                        data,            # `data.Data` with tensors on the run's device
                        parts:list,      # one index array per client into data.x_train
@@ -53,18 +69,10 @@ def train_local_models(spec:Spec,       # the experiment (data, model, dfkd.loca
                        starts=None,     # starts(i): client i's initial model (its sub-model); default: a copy of `model`
                       ) -> tuple:
     "Train every non-empty client's model once from `model` (or `starts(i)`); return (client indices, state dicts)."
-    k, dev = spec.dfkd, next(model.parameters()).device
-    precision = resolve_precision(spec.precision, dev)
     clients, states = [], []
     for i, p in enumerate(progress(parts, desc='local models')):
         if len(p) == 0: continue
-        idx = torch.as_tensor(p, dtype=torch.long, device=dev)
-        g = torch_rng(derive_seed(spec.seed, 0, i, 41), dev)
-        aug = (lambda xb: augment_batch(xb, data.augment, g)) if spec.data.augment and data.augment else None
-        m = starts(i) if starts is not None else copy.deepcopy(model)
-        local_train(m, data.x_train[idx], data.y_train[idx], epochs=k.local_epochs, batch_size=k.local_batch, lr=k.local_lr,
-                    momentum=k.local_momentum, weight_decay=spec.fl.weight_decay, augment=aug, generator=g, precision=precision)
-        clients.append(i); states.append({n: v.detach().clone() for n, v in m.state_dict().items()})
+        clients.append(i); states.append(train_local_model(spec, data, p, i, starts(i) if starts is not None else copy.deepcopy(model)))
     return clients, states
 
 def _check_states(states:list, templates:list, path):
@@ -97,15 +105,20 @@ def local_models(spec:Spec, data, parts:list, model:nn.Module,
     return clients, states, dict(path=str(path) if cache else None, key=h, hit=False)
 
 # %% ../nbs/10_dfkd.ipynb #e1f49564
+def local_start(srv:FedAvg, i:int) -> nn.Module:
+    "Client `i`'s initial model for its one-shot training: its family's initialisation, or its part of the global initial model."
+    if srv.archs[i] != srv.spec.model.arch: return copy.deepcopy(srv.template(1.0, srv.archs[i]))
+    cm = srv.client_cmap(i, 1)
+    if cm is None: return copy.deepcopy(srv.model)
+    m = copy.deepcopy(srv.template(srv.widths[i])); m.load_state_dict(extract(srv.model.state_dict(), cm)); return m
+
 def local_replies(srv:FedAvg) -> tuple:
-    "Every client's one-shot local model (cached) as replies (state, size, width, architecture, coordinate map), and the cache info."
-    init = copy.deepcopy(srv.model.state_dict())
-    def start(i):   # client i's initial model: its family's initialisation, or its sub-model of the global one
-        if srv.archs[i] != srv.spec.model.arch: return copy.deepcopy(srv.template(1.0, srv.archs[i]))
-        cm = srv.client_cmap(i, 1)
-        if cm is None: return copy.deepcopy(srv.model)
-        m = copy.deepcopy(srv.template(srv.widths[i])); m.load_state_dict(extract(init, cm)); return m
-    clients, states, cache = local_models(srv.spec, srv.data, srv.parts, srv.model, starts=start)
+    "Every client's one-shot local model as replies (state, size, width, architecture, coordinate map), and where they came from."
+    start = lambda i: local_start(srv, i)
+    if srv.transport is None: clients, states, cache = local_models(srv.spec, srv.data, srv.parts, srv.model, starts=start)
+    else:   # each client trains on its own node (Flower, `13_flower`); nothing is cached that this process did not compute
+        got = srv.transport.local(srv, [i for i in range(len(srv.parts)) if srv.sizes[i] > 0], lambda i: start(i).state_dict())
+        clients, states, cache = list(got), list(got.values()), dict(path=None, key=local_key_hash(srv.spec), hit=False)
     srv.clients = clients
     return [dict(client=i, state=s, n=int(srv.sizes[i]), width=srv.widths[i], arch=srv.archs[i],
                  cmap=srv.client_cmap(i, 1) if srv.archs[i] == srv.spec.model.arch else None)

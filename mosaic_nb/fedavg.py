@@ -304,11 +304,14 @@ class FedBN(FedAvg):
         if spec.model.widths is not None: raise MosaicError("FedBN keeps each client's BatchNorm layers, which width-reduced clients do not share; use fedavg (HeteroFL / FedRolex) with model.widths")
         self.local_bn = {}   # client -> its BN entries
 
-    def client_update(self, i:int, model:nn.Module, rnd:int) -> dict:
-        if i in self.local_bn: model.load_state_dict(self.local_bn[i], strict=False)
-        r = super().client_update(i, model, rnd)
-        self.local_bn[i] = {k: v.detach().clone() for k, v in r['state'].items() if k in self.bn}
-        return r
+    def client_start(self, i:int, rnd:int, start:dict) -> dict:
+        "The global state with client `i`'s own BN entries, once it has trained."
+        return {**start, **self.local_bn[i]} if i in self.local_bn else start
+
+    def train_clients(self, chosen:list, rnd:int, start:dict) -> list:
+        replies = super().train_clients(chosen, rnd, start)   # in this process or on Flower nodes: the server keeps what came back
+        for r in replies: self.local_bn[r['client']] = {k: v.detach().clone() for k, v in r['state'].items() if k in self.bn}
+        return replies
 
     def aggregate(self, replies:list) -> dict:
         out = super().aggregate(replies)

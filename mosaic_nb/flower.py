@@ -4,19 +4,20 @@
 
 # %% ../nbs/13_flower.ipynb #daa524a9
 from __future__ import annotations
-import json, os, time
+import copy, json, os, time
 from dataclasses import asdict
 import torch
+from torch import nn
 from .core import *
 from .fedavg import FedAvg
+from .dfkd import train_local_model
 
 # %% auto #0
-__all__ = ['FLOWER_PIN', 'FLOWER_ALGOS', 'flwr_available', 'check_flower', 'to_record', 'from_record', 'node_server',
-           'client_app', 'FlowerClients', 'fit_on_flower']
+__all__ = ['FLOWER_PIN', 'flwr_available', 'check_flower', 'to_record', 'from_record', 'node_server', 'declared', 'client_app',
+           'FlowerClients', 'fit_on_flower', 'fit_on_grid']
 
 # %% ../nbs/13_flower.ipynb #007b993f
 FLOWER_PIN = 'flwr[simulation]==1.42.0'
-FLOWER_ALGOS = ('fedavg', 'fedprox', 'fedrs', 'feddf', 'fedftg', 'dfrd', 'mosaic')   # their clients keep no state between rounds
 
 def _env():
     "Environment for Flower and Ray, set before they are imported: no telemetry, no runtime installs, quiet logs."
@@ -32,13 +33,7 @@ def flwr_available() -> bool:
     return True
 
 def check_flower(spec:Spec):
-    "Raise the reason why `spec` cannot run on Flower here (the extra is missing, or its algorithm is not on Flower yet); else nothing."
-    if spec.algo not in FLOWER_ALGOS:
-        raise MosaicError(f"{spec.algo} does not run on Flower yet (its clients keep state between rounds or upload once); "
-                          f"use --engine inprocess, or one of {', '.join(FLOWER_ALGOS)}")
-    if spec.algo == 'mosaic' and spec.model.archs:
-        raise MosaicError("Mosaic with clients of different architectures (model.archs) does not run on Flower yet (its clients train "
-                          "one-shot local models first); use --engine inprocess")
+    "Raise the reason why `spec` cannot run on Flower here (the optional extra is missing); else nothing."
     if not flwr_available():
         raise MosaicError(f"the Flower engine needs the optional extra: pip install 'mosaic_nb[flower]' ({FLOWER_PIN}), or run with --engine inprocess")
 
@@ -88,26 +83,44 @@ def _task(msg, context, what:str):
     if i != me: raise MosaicError(f"this node holds client {me}'s data but was asked to {what} client {i}")
     return i, rnd, node_server(str(cfg['spec']))
 
+def declared(srv:FedAvg, i:int) -> nn.Module:
+    "Client `i`'s model as the experiment declares it (its architecture at its width): what it may receive and send."
+    return srv.template(srv.widths[i], srv.archs[i])
+
 def _train(msg, context):
     "train: one round of local training from the start state sent."
     from flwr.app import Message, RecordDict, MetricRecord
     i, rnd, srv = _task(msg, context, 'train')
-    like = srv.template(srv.widths[i]).state_dict()                          # this client's model: what the server may send
-    r = srv.client_train(i, rnd, from_record(msg.content.array_records['arrays'], like, 'the server'))
+    r = srv.client_train(i, rnd, from_record(msg.content.array_records['arrays'], declared(srv, i).state_dict(), 'the server'))
     return Message(RecordDict({'arrays': to_record(r['state']), 'metrics': MetricRecord({'n': int(r['n']), 'loss': float(r['loss'])})}),
                    reply_to=msg)
 
+def _trained_locally(msg, srv, i:int) -> dict:
+    "Client `i`'s one-shot local model (`train_local_model`), trained from the initial model in `msg`."
+    m = copy.deepcopy(declared(srv, i))
+    m.load_state_dict(from_record(msg.content.array_records['start'], m.state_dict(), 'the server'))
+    return train_local_model(srv.spec, srv.data, srv.parts[i], i, m)
+
+def _local(msg, context):
+    "query.local: the one-shot methods' round (DENSE and its family, one-shot FedDF): the client's local model."
+    from flwr.app import Message, RecordDict, MetricRecord
+    i, _, srv = _task(msg, context, 'train a local model for')
+    return Message(RecordDict({'state': to_record(_trained_locally(msg, srv, i)), 'metrics': MetricRecord({'n': int(srv.sizes[i])})}),
+                   reply_to=msg)
+
 def _upload(msg, context):
-    "query.upload: Mosaic's one-shot round (local model, generator, prototypes, label counts) from the global state sent."
+    "query.upload: Mosaic's one-shot round (local model, generator, prototypes, label counts) from the global (or initial) state sent."
     from flwr.app import Message, RecordDict, MetricRecord, ConfigRecord
     from mosaic_nb.mosaic import resolve_mosaic
     i, rnd, srv = _task(msg, context, 'upload for')
-    srv.model.load_state_dict(from_record(msg.content.array_records['global'], srv.model.state_dict(), 'the server'))
     srv.ms = resolve_mosaic(srv.spec.mosaic, srv.data.classes)
-    srv.shared = srv.shared_model(rnd)[0]                                       # the prototypes' feature space, as the server has it
-    u = srv.upload(i, rnd)
-    return Message(RecordDict({'state': to_record(u['state']), 'G': to_record(u['G'].state_dict()),
-                               'protos': to_record({'P': u['protos'], 'L': u['proto_labels']}),
+    if srv.shared_params:
+        srv.model.load_state_dict(from_record(msg.content.array_records['global'], srv.model.state_dict(), 'the server'))
+        srv.shared, u = srv.shared_model(rnd)[0], None                          # the prototypes' feature space, as the server has it
+    else: srv.shared, u = None, _trained_locally(msg, srv, i)                   # clients of other families: their own local model first
+    u = srv.upload(i, rnd, u)
+    protos = {'protos': to_record({'P': u['protos'], 'L': u['proto_labels']})} if u['protos'] is not None else {}
+    return Message(RecordDict({'state': to_record(u['state']), 'G': to_record(u['G'].state_dict()), **protos,
                                'counts': to_record({'counts': torch.as_tensor(u['counts'])}),
                                'gen': ConfigRecord({'json': json.dumps(u['gen'])}), 'metrics': MetricRecord({'n': int(u['n'])})}),
                    reply_to=msg)
@@ -116,7 +129,7 @@ def client_app():
     "The ClientApp every node runs (its handlers are module functions, so Ray ships them by reference)."
     from flwr.clientapp import ClientApp
     app = ClientApp()
-    app.query('client')(_whoami); app.train()(_train); app.query('upload')(_upload)
+    app.query('client')(_whoami); app.train()(_train); app.query('local')(_local); app.query('upload')(_upload)
     return app
 
 # %% ../nbs/13_flower.ipynb #9890881e
@@ -152,38 +165,59 @@ class FlowerClients:
 
     def _fail(self, rnd:int, i:int, reason:str): self.failed.append(dict(round=rnd, client=i, reason=reason))
 
+    def _none(self, what:str, clients:list, rnd:int):
+        "The error when no client replied: the first reason."
+        why = next((f['reason'] for f in self.failed if f['round'] == rnd and f['client'] in clients), 'no reason given')
+        return MosaicError(f"{what} {rnd}: none of the {len(clients)} clients replied (first: {why})")
+
     def train(self, srv:FedAvg, chosen:list, rnd:int, start:dict) -> list:
         "Replies of the `chosen` clients in round `rnd`, sorted by client; failures are recorded in `failed` and left out."
         out = []
         for i, m in self._send('train', chosen, rnd, lambda i: {'arrays': to_record(srv.client_start(i, rnd, start))}).items():
-            try: state = from_record(m.content.array_records['arrays'], srv.template(srv.widths[i]).state_dict(), f"client {i}")
+            try: state = from_record(m.content.array_records['arrays'], declared(srv, i).state_dict(), f"client {i}")
             except MosaicError as e: self._fail(rnd, i, str(e)); continue
             mt = m.content.metric_records['metrics']
             out.append(dict(client=i, state=state, n=int(mt['n']), loss=float(mt['loss'])))
+        if not out: raise self._none('round', chosen, rnd)
+        return out
+
+    def local(self, srv:FedAvg, clients:list, starts) -> dict:
+        "The one-shot methods' round: {client: its local model's state}, each trained on its node from `starts(i)` and checked."
+        out = {}
+        for i, m in self._send('query.local', clients, 1, lambda i: {'start': to_record(starts(i))}).items():
+            try: out[i] = from_record(m.content.array_records['state'], declared(srv, i).state_dict(), f"client {i}")
+            except (MosaicError, KeyError) as e: self._fail(1, i, str(e))
+        if not out: raise self._none('one-shot round', clients, 1)
         return out
 
     def upload(self, srv, clients:list, rnd:int) -> list:
         "Mosaic's one-shot round: every client's upload (`Mosaic.upload` on its node), each part checked against what the client declared."
         from mosaic_nb.generators import make_generator
-        ms, C, glob = srv.ms, srv.data.classes, to_record(srv.model.state_dict())
+        from mosaic_nb.dfkd import local_start
+        ms, C, glob = srv.ms, srv.data.classes, to_record(srv.model.state_dict()) if srv.shared_params else None
+        send = lambda i: {'global': glob} if srv.shared_params else {'start': to_record(local_start(srv, i).state_dict())}
         out = []
-        for i, m in self._send('query.upload', clients, rnd, lambda i: {'global': glob}).items():
+        for i, m in self._send('query.upload', clients, rnd, send).items():
             a, who = m.content.array_records, f"client {i}"
             try:
-                state = from_record(a['state'], srv.template(srv.widths[i]).state_dict(), who)
+                state = from_record(a['state'], declared(srv, i).state_dict(), who)
                 G = make_generator(srv.data.shape, ms.nz, ms.ngf).to(srv.device)
                 G.load_state_dict(from_record(a['G'], G.state_dict(), f"{who}'s generator")); G.eval()
-                pr, counts = a['protos'].to_torch_state_dict(), a['counts'].to_torch_state_dict()['counts']
-                P, L = pr['P'].to(srv.device), pr['L'].to(srv.device)
-                if P.ndim != 2 or P.shape[1] != srv.shared.feat_dim or L.shape != (len(P),) or L.dtype != torch.long or \
-                   (len(L) and not 0 <= int(L.min()) <= int(L.max()) < C) or counts.shape != (C,):
-                    raise MosaicError(f"{who} sent prototypes {tuple(P.shape)} / labels {tuple(L.shape)} / counts {tuple(counts.shape)} "
-                                      f"that do not fit {srv.shared.feat_dim}-d features and {C} classes; reply rejected")
+                counts = a['counts'].to_torch_state_dict()['counts']
+                P = L = None
+                if srv.shared is not None:   # prototypes in the feature space every client shares (none across families)
+                    pr = a['protos'].to_torch_state_dict(); P, L = pr['P'].to(srv.device), pr['L'].to(srv.device)
+                if counts.shape != (C,) or (P is not None and (P.ndim != 2 or P.shape[1] != srv.shared.feat_dim or L.shape != (len(P),)
+                                                               or L.dtype != torch.long or (len(L) and not 0 <= int(L.min()) <= int(L.max()) < C))):
+                    raise MosaicError(f"{who} sent prototypes {None if P is None else tuple(P.shape)} / labels {None if L is None else tuple(L.shape)} / "
+                                      f"counts {tuple(counts.shape)} that do not fit {getattr(srv.shared, 'feat_dim', None)}-d features and {C} classes; reply rejected")
             except (MosaicError, KeyError) as e: self._fail(rnd, i, str(e)); continue
+            model = None
+            if not srv.shared_params: model = copy.deepcopy(declared(srv, i)); model.load_state_dict(state)   # a logit-level expert
             out.append(dict(client=i, state=state, G=G, gen=json.loads(m.content.config_records['gen']['json']), protos=P, proto_labels=L,
                             counts=counts.numpy(), n=int(m.content.metric_records['metrics']['n']), width=srv.widths[i],
-                            cmap=srv.client_cmap(i, rnd), arch=srv.archs[i], model=None))
-        if not out: raise MosaicError(f"Mosaic's upload round {rnd}: none of the {len(clients)} clients replied")
+                            cmap=srv.client_cmap(i, rnd) if srv.shared_params else None, arch=srv.archs[i], model=model))
+        if not out: raise self._none("Mosaic's upload round", clients, rnd)
         return out
 
 def _reason(err) -> str:
@@ -196,30 +230,45 @@ def _reason(err) -> str:
     return f"error code {err.code}: {line.split('. ')[0][:200]}"
 
 # %% ../nbs/13_flower.ipynb #aff8c518
-def fit_on_flower(srv:FedAvg,             # a server built by `runner.build`
+def fit_on_flower(srv:FedAvg|list,         # a server built by `runner.build`, or several with the same number of clients
                   stage:str|None=None,     # the stage name fit logs (default: the algorithm)
                   timeout:float|None=None, # seconds to wait for a round's replies (None: until every node answers or fails)
                   cpus:int|None=None,      # CPUs Ray may use (default: all)
-                 ) -> dict:
-    "Run `srv.fit` as a Flower ServerApp over simulated nodes (one per client); return what result.json records about the engine."
-    check_flower(srv.spec); algo = srv.spec.algo
+                 ) -> dict|list:
+    "Run `srv.fit` as a Flower ServerApp over simulated nodes (one per client); what result.json records about the engine (a list for a list)."
+    servers = srv if isinstance(srv, list) else [srv]
+    for s in servers: check_flower(s.spec)
+    n = len(servers[0].parts)
+    if any(len(s.parts) != n for s in servers): raise MosaicError("servers run on one federation must have the same number of clients")
     from flwr.serverapp import ServerApp
     from flwr.simulation import run_simulation
-    n, box, app = len(srv.parts), {}, ServerApp()
+    boxes, app = [{} for _ in servers], ServerApp()
 
     @app.main()
     def main(grid, context):
-        srv.transport = t = FlowerClients(grid, srv.spec, n, timeout)
-        try: srv.fit(stage=stage or algo)
-        except BaseException as e: box['error'] = e   # re-raised below, in the caller's thread
-        finally: srv.transport, box['failed'] = None, t.failed
+        for s, box in zip(servers, boxes):   # one after another, on the same nodes (each node rebuilds the experiment it is sent)
+            try: box['info'] = fit_on_grid(s, grid, stage, timeout)
+            except BaseException as e: box['error'] = e   # re-raised below, in the caller's thread
 
-    gpu = srv.device.type == 'cuda'
+    gpu = servers[0].device.type == 'cuda'
     cpus = cpus or os.cpu_count() or 1
     run_simulation(server_app=app, client_app=client_app(), num_supernodes=n,
                    backend_config={'client_resources': {'num_cpus': 1, 'num_gpus': 1 / n if gpu else 0.0},
                                    'init_args': {'num_cpus': cpus, 'num_gpus': torch.cuda.device_count() if gpu else 0,
                                                  'object_store_memory': 256 * 2**20, 'logging_level': 'ERROR', 'log_to_driver': False}})
-    if 'error' in box: raise box['error']
-    if 'failed' not in box: raise MosaicError("the Flower ServerApp did not run; see the log above")
-    return dict(nodes=n, failed_clients=box['failed'])
+    for box in boxes:
+        if 'error' in box: raise box['error']
+        if 'info' not in box: raise MosaicError("the Flower ServerApp did not run; see the log above")
+    infos = [box['info'] for box in boxes]
+    return infos if isinstance(srv, list) else infos[0]
+
+def fit_on_grid(srv:FedAvg,             # a server built by `runner.build`
+                grid,                   # the Flower Grid of a running ServerApp (simulated or deployed nodes)
+                stage:str|None=None,    # the stage name fit logs (default: the algorithm)
+                timeout:float|None=None,# seconds to wait for a round's replies
+               ) -> dict:
+    "Run `srv.fit` with its clients on the nodes of `grid` (one per client); what result.json records about the engine."
+    srv.transport = t = FlowerClients(grid, srv.spec, len(srv.parts), timeout)
+    try: srv.fit(stage=stage or srv.spec.algo)
+    finally: srv.transport = None
+    return dict(nodes=len(srv.parts), failed_clients=t.failed)

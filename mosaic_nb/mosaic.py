@@ -124,17 +124,17 @@ class Mosaic(FedAvg):
         if mixed and (ms.gate != 'mean' or ms.finetune_rounds):
             raise MosaicError("clients of different architectures (model.archs) share no feature space for the meta model's prototypes "
                               "and cannot train the global model in fine-tune rounds; use --set mosaic.gate=mean mosaic.finetune_rounds=0")
-        if mixed:   # no warm-up: each client trains its own model once (the cached one-shot local models of DENSE and Co-Boosting)
-            with T('local'): replies, _ = local_replies(self)
-            local, self.last_replies = {r['client']: r['state'] for r in replies}, replies
-        else:
+        if not mixed:
             with T('warmup'): super().fit(warm, stage='warmup')
+        elif self.transport is None:   # no warm-up: each client trains its own model once (DENSE's cached local models);
+            with T('local'): local = {r['client']: r['state'] for r in local_replies(self)[0]}   # on Flower, within its upload
         acc['global'] = self.evaluate()['acc']
         upload_round = self.round_idx + 1
         self.shared, cols = self.shared_model(upload_round) if not mixed else (None, None)
         with T('upload'):
             ups = self.upload_clients([i for i in range(len(self.parts)) if self.sizes[i] > 0], upload_round, local)
         counts = np.stack([u['counts'] for u in ups])
+        if mixed: self.last_replies = ups   # the clients' own models: the ensemble reference
         with T('experts'):
             if mixed: bank = LogitExperts([u['model'] for u in ups], counts); missing = bank.missing
             else:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_runner.ipynb #413ed654
 from __future__ import annotations
-import argparse, os, sys, time
+import argparse, os, sys, time, tomllib
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
@@ -126,10 +126,14 @@ def run(spec:Spec|dict,                 # the experiment
         quiet:bool|None=None,              # silence progress bars (None: leave as set)
         checkpoint_every:float|None=300.,  # seconds between checkpoints of the round loop (0: every round; None: none)
         engine:str='inprocess',            # 'inprocess': clients run in this process; 'flower': as nodes of Flower's simulation engine
+        node_timeout:float|None=None,      # flower: seconds to wait for a round's replies (None: until every node answers or fails)
+        grid=None,                         # flower: the Grid of a running ServerApp (`flwr run`); None: start a simulation here
        ) -> dict:
     "Run one experiment into a run folder, resuming from its checkpoints; return its result (also saved as result.json)."
     spec = spec_from_dict(spec) if isinstance(spec, dict) else validate(spec)
     if engine not in ENGINES: raise MosaicError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if node_timeout is not None and (engine != 'flower' or not node_timeout > 0):
+        raise MosaicError(f"a node timeout (got {node_timeout}) is a positive number of seconds, and only for --engine flower")
     if engine == 'flower':
         from mosaic_nb.flower import check_flower   # the optional extra
         check_flower(spec)                          # before anything is written
@@ -146,8 +150,9 @@ def run(spec:Spec|dict,                 # the experiment
     server.ckpt_every, info = checkpoint_every, {}
     with timer(spec.algo):
         if engine == 'flower':
-            from mosaic_nb.flower import fit_on_flower   # the optional extra
-            info = fit_on_flower(server, stage=spec.algo)
+            from mosaic_nb.flower import fit_on_flower, fit_on_grid   # the optional extra
+            info = (fit_on_flower(server, stage=spec.algo, timeout=node_timeout) if grid is None else
+                    fit_on_grid(server, grid, stage=spec.algo, timeout=node_timeout))
         else: server.fit(stage=spec.algo)
     final = server.evaluate()
     accs = [r['test_acc'] for r in server.history if 'test_acc' in r]
@@ -221,6 +226,8 @@ def _parser() -> argparse.ArgumentParser:
                    help='checkpoint the round loop this often (default 300; 0: every round; -1: never); a rerun on --out resumes from it')
     r.add_argument('--engine', default='inprocess', choices=ENGINES,
                    help="inprocess (default), or flower: the clients as nodes of Flower's simulation engine (pip install 'mosaic_nb[flower]')")
+    r.add_argument('--node-timeout', type=float, metavar='SECONDS',
+                   help="with --engine flower: wait this long for a round's replies; a client that has not answered is left out of it")
     r.add_argument('--quiet', action='store_true', help='no progress bars')
     c = sub.add_parser('compare', help='run several algorithms on one spec and print a table')
     c.add_argument('--algos', default='fedavg,fedprox', help='comma-separated algorithms')
@@ -256,6 +263,18 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--list', action='store_true', help='list the tables')
     s = sub.add_parser('show', help="print a finished run's result")
     s.add_argument('run_dir', help='a run folder')
+    f = sub.add_parser('flower-app', help='write a Flower App (FOLDER/pyproject.toml) that runs one experiment with `flwr run FOLDER`')
+    f.add_argument('folder', help="the App's folder")
+    f.add_argument('--algo', default='mosaic', help=f"one of {', '.join(ALGOS)}")
+    data_args(f); model_args(f)
+    f.add_argument('--rounds', type=int, help='communication rounds')
+    f.add_argument('--preset', default='quick', help=f"one of {', '.join(PRESETS)}")
+    f.add_argument('--device', help='auto, cpu, cuda or mps')
+    f.add_argument('--precision', help='fp32, bf16 or auto')
+    f.add_argument('--out', help='run folder, made absolute (default: runs/<algo>-<dataset>-... under this folder)')
+    f.add_argument('--set', nargs='*', action='extend', default=[], metavar='KEY=VALUE', help='any spec field')
+    f.add_argument('--node-timeout', type=float, metavar='SECONDS', help="wait this long for a round's replies (default: until every node answers)")
+    f.add_argument('--checkpoint-every', type=float, default=300., metavar='SECONDS', help='checkpoint interval (default 300; -1: never)')
     return p
 
 def _overrides(a) -> dict:
@@ -276,7 +295,8 @@ def cli(argv=None) -> int:
     if a.cmd == 'run':
         spec = preset_spec(a.preset, a.algo, {**_overrides(a), **parse_overrides(a.set)})
         every = a.checkpoint_every if a.checkpoint_every >= 0 else None
-        print(_summary(run(spec, out=a.out, force=a.force, quiet=a.quiet or None, checkpoint_every=every, engine=a.engine)))
+        print(_summary(run(spec, out=a.out, force=a.force, quiet=a.quiet or None, checkpoint_every=every, engine=a.engine,
+                           node_timeout=a.node_timeout)))
     elif a.cmd == 'compare':
         algos = [x.strip() for x in a.algos.split(',') if x.strip()]
         compare(algos, a.preset, {**_overrides(a), **parse_overrides(a.set)}, out=a.out, force=a.force)
@@ -302,6 +322,15 @@ def cli(argv=None) -> int:
         return reproduce_cli(a)
     elif a.cmd == 'show':
         print(_summary(load_json(Path(a.run_dir)/'result.json')))
+    elif a.cmd == 'flower-app':
+        from mosaic_nb.flower import flwr_available, FLOWER_PIN
+        if not flwr_available(): raise MosaicError(f"a Flower App needs the optional extra: pip install 'mosaic_nb[flower]' ({FLOWER_PIN})")
+        from mosaic_nb.flower_app import write_flower_app, spec_from_run_config
+        sets = [f"{k}={v}" for k, v in _overrides(a).items()] + a.set
+        p = write_flower_app(a.folder, a.algo, a.preset, sets, a.out, a.node_timeout, a.checkpoint_every if a.checkpoint_every >= 0 else None)
+        spec, out, _, _ = spec_from_run_config(tomllib.loads(p.read_text())['tool']['flwr']['app']['config'])   # what its ServerApp will run
+        print(f"wrote {p}: {spec.algo} on {spec.data.dataset}, {spec.data.clients} clients, run folder {out}\n"
+              f"run it on {spec.data.clients} simulated nodes: flwr run {a.folder} --federation-config 'num-supernodes={spec.data.clients}' --stream")
     return 0
 
 def main(argv=None):

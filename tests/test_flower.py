@@ -8,12 +8,21 @@ flwr = pytest.importorskip('flwr', reason="the optional extra: pip install 'mosa
 def _curve(out):
     return [(r['round'], r['test_acc']) for r in csv.DictReader(open(out/'metrics.csv')) if r.get('test_acc')]
 
-def test_flower_refuses_what_it_cannot_run_yet(cli, tmp_path):
-    code, _, err = cli('run', '--algo', 'fedbn', *TINY, '--engine', 'flower', '--out', tmp_path/'bn')
-    assert code == 2 and 'fedbn does not run on Flower yet' in err and len(err.strip().splitlines()) == 1, err
-    assert not (tmp_path/'bn').exists()                                # refused before anything was written
+def test_flower_refuses_bad_engine_options(cli, tmp_path):
     code, _, err = cli('run', '--algo', 'fedavg', *TINY, '--engine', 'grpc', '--out', tmp_path/'x')
     assert code == 2 and "invalid choice: 'grpc'" in err
+    for extra in (['--node-timeout', '5'], ['--engine', 'flower', '--node-timeout', '0']):   # a timeout is for Flower, and positive
+        code, _, err = cli('run', '--algo', 'fedavg', *TINY, *extra, '--out', tmp_path/'t')
+        assert code == 2 and 'a node timeout (got ' in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path/'t').exists()                             # refused before anything was written
+
+def test_nodes_that_do_not_answer_in_time_are_reported(tmp_path):
+    # a round's replies are awaited --node-timeout seconds; here none can arrive in time, so the run stops with that reason
+    # (a client that misses the deadline while others answer is left out of the round, like a failed one: see the next test)
+    r = run_console('run', '--algo', 'fedavg', *TINY, '--engine', 'flower', '--node-timeout', '0.001', '--out', tmp_path/'t')
+    err = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and err and 'round 1: none of the 4 clients replied (first: no reply within 0.001 s)' in err[-1], r.stderr[-2000:]
+    assert not (tmp_path/'t'/'result.json').exists()
 
 def test_a_killed_node_is_reported_and_the_run_goes_on(tmp_path):
     # SIGKILL one of the simulation's worker processes (a Ray actor that runs ClientApps) after round 2: the clients it
@@ -67,3 +76,34 @@ def test_quick_preset_mosaic_with_three_flower_nodes(tmp_path):
     # issue 7's command: the quick preset on Fashion-MNIST, 3 clients, Dirichlet 0.1
     ra, rb = _both_engines(tmp_path, ['run', '--algo', 'mosaic', '--dataset', 'fmnist', '--clients', '3', '--alpha', '0.1', '--preset', 'quick'])
     assert rb['failed_clients'] == [] and rb['test_acc'] == ra['test_acc'] and rb['stage_acc'] == ra['stage_acc'], (ra['stage_acc'], rb['stage_acc'])
+
+def _free_port():
+    import socket
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def test_flwr_run_runs_the_app_that_flower_app_writes(tmp_path):
+    # `mosaic-nb flower-app` writes a Flower App; Flower's own `flwr run` sends it to a local SuperLink (simulation mode,
+    # which flwr starts and leaves running: stopped here) and its ServerApp runs the experiment into the run folder:
+    # the same result and curve as the in-process run
+    import signal, subprocess, sys
+    from pathlib import Path
+    app, out, home = tmp_path/'app', tmp_path/'run', tmp_path/'flwr-home'
+    w = run_console('flower-app', app, '--algo', 'fedavg', *TINY, '--out', out)
+    assert w.returncode == 0 and "flwr run" in w.stdout and "'num-supernodes=4'" in w.stdout, w.stdout + w.stderr
+    bin_ = Path(sys.executable).parent
+    env = {**os.environ, 'FLWR_HOME': str(home), 'PATH': f"{bin_}:{os.environ.get('PATH', '')}", 'OMP_NUM_THREADS': '1',
+           'FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION': '1', 'FLWR_TELEMETRY_ENABLED': '0', 'RAY_USAGE_STATS_ENABLED': '0',
+           'FLWR_LOCAL_SUPERLINK_HTTP_API_PORT': str(_free_port()), 'FLWR_LOCAL_CONTROL_API_PORT': str(_free_port())}
+    try:
+        r = subprocess.run([str(bin_/'flwr'), 'run', str(app), '--federation-config', 'num-supernodes=4', '--stream'],
+                           capture_output=True, text=True, timeout=600, env=env)
+    finally:   # the SuperLink flwr started for this FLWR_HOME
+        for pid in subprocess.run(['pgrep', '-f', f'flower-superlink.*{home}'], capture_output=True, text=True).stdout.split():
+            os.kill(int(pid), signal.SIGTERM)
+    assert (out/'result.json').exists(), (r.stdout + r.stderr)[-3000:]
+    rb = read_json(out/'result.json')
+    ra = run_console('run', '--algo', 'fedavg', *TINY, '--out', tmp_path/'inprocess', env={'OMP_NUM_THREADS': '1'})
+    assert ra.returncode == 0, ra.stderr[-2000:]
+    ra = read_json(tmp_path/'inprocess'/'result.json')
+    assert (rb['engine'], rb['nodes'], rb['failed_clients'], rb['spec_hash']) == ('flower', 4, [], ra['spec_hash'])
+    assert rb['test_loss'] == ra['test_loss'] and _curve(out) == _curve(tmp_path/'inprocess'), (ra['test_loss'], rb['test_loss'])
