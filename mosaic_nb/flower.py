@@ -14,7 +14,7 @@ from .dfkd import train_local_model
 
 # %% auto #0
 __all__ = ['FLOWER_PIN', 'flwr_available', 'check_flower', 'to_record', 'from_record', 'node_server', 'declared', 'client_app',
-           'FlowerClients', 'fit_on_flower', 'fit_on_grid']
+           'await_nodes', 'FlowerClients', 'fit_on_flower', 'fit_on_grid', 'fit_with_flower_strategy']
 
 # %% ../nbs/13_flower.ipynb #007b993f
 FLOWER_PIN = 'flwr[simulation]==1.42.0'
@@ -32,8 +32,13 @@ def flwr_available() -> bool:
     except ImportError: return False
     return True
 
-def check_flower(spec:Spec):
-    "Raise the reason why `spec` cannot run on Flower here (the optional extra is missing); else nothing."
+def check_flower(spec:Spec,
+                 strategy:bool=False,  # with Flower's own FedAvg / FedProx strategy (`fit_with_flower_strategy`)
+                ):
+    "Raise the reason why `spec` cannot run on Flower here (the optional extra is missing, or a strategy cannot run it); else nothing."
+    if strategy and (spec.algo not in ('fedavg', 'fedprox') or spec.model.widths or spec.model.archs):
+        raise MosaicError(f"Flower's own strategies run FedAvg and FedProx on clients of one model (no model.widths / model.archs), not "
+                          f"{spec.algo}{' with heterogeneous clients' if spec.model.widths or spec.model.archs else ''}; use --engine flower")
     if not flwr_available():
         raise MosaicError(f"the Flower engine needs the optional extra: pip install 'mosaic_nb[flower]' ({FLOWER_PIN}), or run with --engine inprocess")
 
@@ -46,6 +51,7 @@ def to_record(state:dict):
 def from_record(rec,          # an `ArrayRecord`
                 like:dict,    # the state dict it must match: the declared model's
                 who:str,      # the sender, for the error message
+                cast:bool=False, # accept another dtype of the right shape and cast it (Flower's strategies average integers as floats)
                ) -> dict:
     "The state dict in `rec`, on `like`'s devices, after checking its entries, shapes and dtypes against `like`; else one clear error."
     try: st = rec.to_torch_state_dict()
@@ -54,10 +60,10 @@ def from_record(rec,          # an `ArrayRecord`
         extra, missing = [k for k in st if k not in like], [k for k in like if k not in st]
         raise MosaicError(f"{who} sent a state with other entries than its declared model (unexpected: {extra[:3]}, missing: {missing[:3]}); reply rejected")
     for k, v in like.items():
-        if st[k].shape != v.shape or st[k].dtype != v.dtype:
+        if st[k].shape != v.shape or (st[k].dtype != v.dtype and not cast):
             raise MosaicError(f"{who} sent a state that does not match its declared architecture: {k} is {tuple(st[k].shape)} {st[k].dtype} "
                               f"where the model has {tuple(v.shape)} {v.dtype}; reply rejected")
-    return {k: st[k].to(v.device) for k, v in like.items()}
+    return {k: st[k].to(v.device, v.dtype) for k, v in like.items()}
 
 # %% ../nbs/13_flower.ipynb #0e907664
 _NODE = {}   # spec hash -> the server object a node process built (one experiment at a time)
@@ -79,7 +85,8 @@ def _whoami(msg, context):
 def _task(msg, context, what:str):
     "The (client, round, experiment) a message asks this node for; it must be this node's own client."
     cfg, me = msg.content.config_records['config'], int(context.node_config['partition-id'])
-    i, rnd = int(cfg['client']), int(cfg['round'])
+    i = int(cfg['client']) if 'client' in cfg else me                         # Flower's own strategies name no client
+    rnd = int(cfg['round']) if 'round' in cfg else int(cfg['server-round'])    # and number rounds as server-round
     if i != me: raise MosaicError(f"this node holds client {me}'s data but was asked to {what} client {i}")
     return i, rnd, node_server(str(cfg['spec']))
 
@@ -91,9 +98,10 @@ def _train(msg, context):
     "train: one round of local training from the start state sent."
     from flwr.app import Message, RecordDict, MetricRecord
     i, rnd, srv = _task(msg, context, 'train')
-    r = srv.client_train(i, rnd, from_record(msg.content.array_records['arrays'], declared(srv, i).state_dict(), 'the server'))
-    return Message(RecordDict({'arrays': to_record(r['state']), 'metrics': MetricRecord({'n': int(r['n']), 'loss': float(r['loss'])})}),
-                   reply_to=msg)
+    strategy = 'client' not in msg.content.config_records['config']          # Flower's strategies average integer buffers as floats
+    r = srv.client_train(i, rnd, from_record(msg.content.array_records['arrays'], declared(srv, i).state_dict(), 'the server', cast=strategy))
+    return Message(RecordDict({'arrays': to_record(r['state']), 'metrics': MetricRecord({'n': int(r['n']), 'num-examples': int(r['n']),
+                                                                                           'loss': float(r['loss'])})}), reply_to=msg)
 
 def _trained_locally(msg, srv, i:int) -> dict:
     "Client `i`'s one-shot local model (`train_local_model`), trained from the initial model in `msg`."
@@ -133,15 +141,21 @@ def client_app():
     return app
 
 # %% ../nbs/13_flower.ipynb #9890881e
+def await_nodes(grid, n:int, wait:float=120.):
+    "Wait until `n` nodes have registered with `grid` (they do so after the ServerApp starts); else one clear error after `wait` s."
+    t0 = time.monotonic()
+    while len(list(grid.get_node_ids())) < n:
+        if time.monotonic() - t0 > wait:
+            raise MosaicError(f"only {len(list(grid.get_node_ids()))} of {n} Flower nodes registered within {wait:.0f} s; start one node "
+                              f"per client (flwr run: --federation-config 'num-supernodes={n}')")
+        time.sleep(0.1)
+
 class FlowerClients:
     "The round loop's transport to Flower nodes: `train` sends each chosen client its start state and returns the replies that came back."
     def __init__(self, grid, spec:Spec, n:int, timeout:float|None=None, wait:float=120.):
         from flwr.app import Message, RecordDict, ConfigRecord
         self.grid, self.spec_json, self.timeout, self.failed = grid, json.dumps(asdict(spec)), timeout, []
-        t0 = time.monotonic()
-        while len(list(grid.get_node_ids())) < n:     # nodes register after the ServerApp starts
-            if time.monotonic() - t0 > wait: raise MosaicError(f"only {len(list(grid.get_node_ids()))} of {n} Flower nodes registered within {wait:.0f} s")
-            time.sleep(0.1)
+        await_nodes(grid, n, wait)
         ask = [Message(RecordDict({'q': ConfigRecord({'what': 'client'})}), dst_node_id=nid, message_type='query.client') for nid in grid.get_node_ids()]
         self.nodes, errors = {}, []
         for m in grid.send_and_receive(ask, timeout=wait):
@@ -241,7 +255,6 @@ def fit_on_flower(srv:FedAvg|list,         # a server built by `runner.build`, o
     n = len(servers[0].parts)
     if any(len(s.parts) != n for s in servers): raise MosaicError("servers run on one federation must have the same number of clients")
     from flwr.serverapp import ServerApp
-    from flwr.simulation import run_simulation
     boxes, app = [{} for _ in servers], ServerApp()
 
     @app.main()
@@ -250,17 +263,21 @@ def fit_on_flower(srv:FedAvg|list,         # a server built by `runner.build`, o
             try: box['info'] = fit_on_grid(s, grid, stage, timeout)
             except BaseException as e: box['error'] = e   # re-raised below, in the caller's thread
 
-    gpu = servers[0].device.type == 'cuda'
-    cpus = cpus or os.cpu_count() or 1
-    run_simulation(server_app=app, client_app=client_app(), num_supernodes=n,
-                   backend_config={'client_resources': {'num_cpus': 1, 'num_gpus': 1 / n if gpu else 0.0},
-                                   'init_args': {'num_cpus': cpus, 'num_gpus': torch.cuda.device_count() if gpu else 0,
-                                                 'object_store_memory': 256 * 2**20, 'logging_level': 'ERROR', 'log_to_driver': False}})
+    _simulate(app, n, servers[0].device, cpus)
     for box in boxes:
         if 'error' in box: raise box['error']
         if 'info' not in box: raise MosaicError("the Flower ServerApp did not run; see the log above")
     infos = [box['info'] for box in boxes]
     return infos if isinstance(srv, list) else infos[0]
+
+def _simulate(app, n:int, device, cpus:int|None=None):
+    "Run the ServerApp `app` on `n` simulated nodes (one CPU each, a GPU share on CUDA); Ray stops when it returns."
+    from flwr.simulation import run_simulation
+    gpu, cpus = device.type == 'cuda', cpus or os.cpu_count() or 1
+    run_simulation(server_app=app, client_app=client_app(), num_supernodes=n,
+                   backend_config={'client_resources': {'num_cpus': 1, 'num_gpus': 1 / n if gpu else 0.0},
+                                   'init_args': {'num_cpus': cpus, 'num_gpus': torch.cuda.device_count() if gpu else 0,
+                                                 'object_store_memory': 256 * 2**20, 'logging_level': 'ERROR', 'log_to_driver': False}})
 
 def fit_on_grid(srv:FedAvg,             # a server built by `runner.build`
                 grid,                   # the Flower Grid of a running ServerApp (simulated or deployed nodes)
@@ -272,3 +289,44 @@ def fit_on_grid(srv:FedAvg,             # a server built by `runner.build`
     try: srv.fit(stage=stage or srv.spec.algo)
     finally: srv.transport = None
     return dict(nodes=len(srv.parts), failed_clients=t.failed)
+
+# %% ../nbs/13_flower.ipynb #ba2fbd31
+def fit_with_flower_strategy(srv:FedAvg,          # a FedAvg / FedProx server built by `runner.build`
+                             stage:str|None=None,  # the stage name of the logged rows
+                             cpus:int|None=None,   # CPUs Ray may use (default: all)
+                            ) -> dict:
+    "FedAvg / FedProx rounds driven by Flower's own strategy over simulated nodes; the server keeps the final model and the logged rows."
+    spec, n = srv.spec, len(srv.parts)
+    check_flower(spec, strategy=True)
+    from flwr.serverapp import ServerApp
+    from flwr.serverapp.strategy import FedAvg as FlowerFedAvg, FedProx as FlowerFedProx
+    from flwr.app import ConfigRecord, MetricRecord
+    fl, stage, box, app = spec.fl, stage or spec.algo, {}, ServerApp()
+    k = max(1, int(n * fl.participation))   # Flower sizes its sample from the nodes registered so far: say how many it must be
+    kw = dict(fraction_train=fl.participation, fraction_evaluate=0.0, min_train_nodes=k, min_evaluate_nodes=0, min_available_nodes=n)
+    strategy = FlowerFedProx(proximal_mu=fl.mu, **kw) if spec.algo == 'fedprox' else FlowerFedAvg(**kw)
+    like = srv.model.state_dict()
+
+    def evaluate_fn(rnd:int, arrays):   # called by the strategy after each round (and with round 0 before the first)
+        if rnd == 0: return None
+        srv.model.load_state_dict(from_record(arrays, like, "Flower's aggregate", cast=True)); srv.round_idx = rnd
+        row = dict(round=rnd, stage=stage)
+        if (fl.eval_every and rnd % fl.eval_every == 0) or rnd == fl.rounds:
+            ev = srv.evaluate(); row.update(test_acc=ev['acc'], test_loss=ev['loss'])
+        srv.history.append(row)
+        if srv.run is not None: srv.run.log(**row)
+        return MetricRecord({'test_acc': float(row['test_acc'])}) if 'test_acc' in row else None
+
+    @app.main()
+    def main(grid, context):
+        try:
+            await_nodes(grid, n)
+            box['result'] = strategy.start(grid, to_record(srv.model.state_dict()), num_rounds=fl.rounds, evaluate_fn=evaluate_fn,
+                                           train_config=ConfigRecord({'spec': json.dumps(asdict(spec))}))
+        except BaseException as e: box['error'] = e   # re-raised below, in the caller's thread
+
+    _simulate(app, n, srv.device, cpus)
+    if 'error' in box: raise box['error']
+    if 'result' not in box: raise MosaicError("the Flower ServerApp did not run; see the log above")
+    srv.model.load_state_dict(from_record(box['result'].arrays, like, "Flower's aggregate", cast=True))
+    return dict(nodes=n, strategy=type(strategy).__name__)

@@ -97,7 +97,7 @@ def _check_out(out:Path, spec:Spec):
     if (out/'result.json').exists(): return load_json(out/'result.json')
     return None
 
-ENGINES = ('inprocess', 'flower')
+ENGINES = ('inprocess', 'flower', 'flower-strategy')
 
 def build(spec:Spec,              # a resolved spec
           device=None,            # torch device (default: the spec's)
@@ -134,9 +134,9 @@ def run(spec:Spec|dict,                 # the experiment
     if engine not in ENGINES: raise MosaicError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if node_timeout is not None and (engine != 'flower' or not node_timeout > 0):
         raise MosaicError(f"a node timeout (got {node_timeout}) is a positive number of seconds, and only for --engine flower")
-    if engine == 'flower':
-        from mosaic_nb.flower import check_flower   # the optional extra
-        check_flower(spec)                          # before anything is written
+    if engine != 'inprocess':
+        from mosaic_nb.flower import check_flower            # the optional extra
+        check_flower(spec, strategy=engine == 'flower-strategy')   # before anything is written
     out = Path(out) if out is not None else default_out(spec)
     done = None if force else _check_out(out, spec)
     if done is not None: return done
@@ -153,6 +153,9 @@ def run(spec:Spec|dict,                 # the experiment
             from mosaic_nb.flower import fit_on_flower, fit_on_grid   # the optional extra
             info = (fit_on_flower(server, stage=spec.algo, timeout=node_timeout) if grid is None else
                     fit_on_grid(server, grid, stage=spec.algo, timeout=node_timeout))
+        elif engine == 'flower-strategy':
+            from mosaic_nb.flower import fit_with_flower_strategy
+            info = fit_with_flower_strategy(server, stage=spec.algo)
         else: server.fit(stage=spec.algo)
     final = server.evaluate()
     accs = [r['test_acc'] for r in server.history if 'test_acc' in r]
@@ -225,7 +228,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--checkpoint-every', type=float, default=300., metavar='SECONDS',
                    help='checkpoint the round loop this often (default 300; 0: every round; -1: never); a rerun on --out resumes from it')
     r.add_argument('--engine', default='inprocess', choices=ENGINES,
-                   help="inprocess (default), or flower: the clients as nodes of Flower's simulation engine (pip install 'mosaic_nb[flower]')")
+                   help="inprocess (default); flower: the clients as nodes of Flower's simulation engine (pip install 'mosaic_nb[flower]'); "
+                        "flower-strategy: FedAvg / FedProx with Flower's own strategy")
     r.add_argument('--node-timeout', type=float, metavar='SECONDS',
                    help="with --engine flower: wait this long for a round's replies; a client that has not answered is left out of it")
     r.add_argument('--quiet', action='store_true', help='no progress bars')

@@ -15,6 +15,10 @@ def test_flower_refuses_bad_engine_options(cli, tmp_path):
         code, _, err = cli('run', '--algo', 'fedavg', *TINY, *extra, '--out', tmp_path/'t')
         assert code == 2 and 'a node timeout (got ' in err and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path/'t').exists()                             # refused before anything was written
+    for algo, extra in (('fedbn', []), ('fedavg', ['--widths', '1,0.5'])):   # Flower's own strategies average whole arrays
+        code, _, err = cli('run', '--algo', algo, *TINY, *extra, '--engine', 'flower-strategy', '--out', tmp_path/'s')
+        assert code == 2 and "Flower's own strategies run FedAvg and FedProx" in err and '--engine flower' in err, err
+        assert not (tmp_path/'s').exists()
 
 def test_nodes_that_do_not_answer_in_time_are_reported(tmp_path):
     # a round's replies are awaited --node-timeout seconds; here none can arrive in time, so the run stops with that reason
