@@ -435,6 +435,7 @@ class CoBoosting(DENSE):
         self.w = torch.full((E,), 1.0 / E, device=self.device)   # boosted weights; a resumed run takes them from its checkpoint
         super().server_stage()
         self.extra['ensemble_weights'] = (self.w / self.w.sum()).tolist()
+        self.extra['weighted_ensemble_acc'] = evaluate(self.ensemble, self.data.x_test, self.data.y_test, precision=self.precision)['acc']
 
     def schedule(self, opt): return torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(self.spec.dfkd.epochs, 1))
     def state_dict(self) -> dict: return dict(DENSE.state_dict(self), w=self.w.clone())
