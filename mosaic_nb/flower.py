@@ -100,8 +100,8 @@ def _train(msg, context):
     i, rnd, srv = _task(msg, context, 'train')
     strategy = 'client' not in msg.content.config_records['config']          # Flower's strategies average integer buffers as floats
     r = srv.client_train(i, rnd, from_record(msg.content.array_records['arrays'], declared(srv, i).state_dict(), 'the server', cast=strategy))
-    return Message(RecordDict({'arrays': to_record(r['state']), 'metrics': MetricRecord({'n': int(r['n']), 'num-examples': int(r['n']),
-                                                                                           'loss': float(r['loss'])})}), reply_to=msg)
+    return Message(RecordDict({'arrays': to_record(r['state']), 'metrics': MetricRecord({'num-examples': int(r['n']), 'loss': float(r['loss'])})}),
+                   reply_to=msg)   # num-examples: the weight Flower's own strategies read
 
 def _trained_locally(msg, srv, i:int) -> dict:
     "Client `i`'s one-shot local model (`train_local_model`), trained from the initial model in `msg`."
@@ -111,10 +111,9 @@ def _trained_locally(msg, srv, i:int) -> dict:
 
 def _local(msg, context):
     "query.local: the one-shot methods' round (DENSE and its family, one-shot FedDF): the client's local model."
-    from flwr.app import Message, RecordDict, MetricRecord
+    from flwr.app import Message, RecordDict
     i, _, srv = _task(msg, context, 'train a local model for')
-    return Message(RecordDict({'state': to_record(_trained_locally(msg, srv, i)), 'metrics': MetricRecord({'n': int(srv.sizes[i])})}),
-                   reply_to=msg)
+    return Message(RecordDict({'state': to_record(_trained_locally(msg, srv, i))}), reply_to=msg)
 
 def _upload(msg, context):
     "query.upload: Mosaic's one-shot round (local model, generator, prototypes, label counts) from the global (or initial) state sent."
@@ -130,7 +129,7 @@ def _upload(msg, context):
     protos = {'protos': to_record({'P': u['protos'], 'L': u['proto_labels']})} if u['protos'] is not None else {}
     return Message(RecordDict({'state': to_record(u['state']), 'G': to_record(u['G'].state_dict()), **protos,
                                'counts': to_record({'counts': torch.as_tensor(u['counts'])}),
-                               'gen': ConfigRecord({'json': json.dumps(u['gen'])}), 'metrics': MetricRecord({'n': int(u['n'])})}),
+                               'gen': ConfigRecord({'json': json.dumps(u['gen'])}), 'metrics': MetricRecord({'num-examples': int(u['n'])})}),
                    reply_to=msg)
 
 def client_app():
@@ -191,7 +190,7 @@ class FlowerClients:
             try: state = from_record(m.content.array_records['arrays'], declared(srv, i).state_dict(), f"client {i}")
             except MosaicError as e: self._fail(rnd, i, str(e)); continue
             mt = m.content.metric_records['metrics']
-            out.append(dict(client=i, state=state, n=int(mt['n']), loss=float(mt['loss'])))
+            out.append(dict(client=i, state=state, n=int(mt['num-examples']), loss=float(mt['loss'])))
         if not out: raise self._none('round', chosen, rnd)
         return out
 
@@ -229,7 +228,7 @@ class FlowerClients:
             model = None
             if not srv.shared_params: model = copy.deepcopy(declared(srv, i)); model.load_state_dict(state)   # a logit-level expert
             out.append(dict(client=i, state=state, G=G, gen=json.loads(m.content.config_records['gen']['json']), protos=P, proto_labels=L,
-                            counts=counts.numpy(), n=int(m.content.metric_records['metrics']['n']), width=srv.widths[i],
+                            counts=counts.numpy(), n=int(m.content.metric_records['metrics']['num-examples']), width=srv.widths[i],
                             cmap=srv.client_cmap(i, rnd) if srv.shared_params else None, arch=srv.archs[i], model=model))
         if not out: raise self._none("Mosaic's upload round", clients, rnd)
         return out

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_flower_app.ipynb #42b8aae1
 from __future__ import annotations
-import shlex, tomllib
+import shlex
 from pathlib import Path
 from . import __version__
 from .core import *
