@@ -11,8 +11,8 @@ from .core import *
 from .runner import preset_spec, run, default_out
 
 # %% auto #0
-__all__ = ['TABLE_SCALE', 'TABLES', 'LOCK', 'ONESHOT_ALGOS', 'Row', 'Col', 'Table', 'get_table', 'table_cells', 'Store',
-           'reproduce', 'summarize', 'render_markdown', 'plot_table', 'load_cells', 'render', 'upload_bytes',
+__all__ = ['TABLE_SCALE', 'TABLES', 'RECORD_FORMAT', 'LOCK', 'ONESHOT_ALGOS', 'Row', 'Col', 'Table', 'get_table', 'table_cells',
+           'Store', 'reproduce', 'summarize', 'render_markdown', 'plot_table', 'load_cells', 'render', 'upload_bytes',
            'list_tables', 'reproduce_cli']
 
 # %% ../nbs/12_reproduce.ipynb #bd206023
@@ -150,7 +150,10 @@ def get_table(name:str) -> Table:
 def _select(items, names, what, keys):
     "The items named in `names` (all when None), in table order: a name matches a label first, else any other key."
     if names is None: return list(items)
-    names = [n.strip() for n in (names.split(',') if isinstance(names, str) else names) if str(n).strip()]
+    if isinstance(names, str):      # one label, labels separated by ';' (labels may hold commas), or by ','
+        whole = any(keys(it)[0].lower() == names.strip().lower() for it in items)
+        names = [names] if whole else names.split(';') if ';' in names else names.split(',')
+    names = [n.strip() for n in names if str(n).strip()]
     keep = set()
     for n in names:
         for pos in range(len(keys(items[0])) if items else 0):      # the label, then the other keys
@@ -187,29 +190,69 @@ def table_cells(table:Table|str,        # a `Table` or the name of a registered 
     return cells
 
 # %% ../nbs/12_reproduce.ipynb #f05252e6
+RECORD_FORMAT = 'mosaic_nb.run-record/1'
+
 class Store:
-    "Finished run folders under `root`, found by the hash of their resolved config."
-    def __init__(self, root): self.root, self.skipped, self._index, self._started = Path(root), [], None, {}
+    "Finished runs found by the hash of their resolved config: run folders under `root`, and run records (small JSON files) under `records`."
+    def __init__(self, root, records=None):
+        self.root, self.records = Path(root), (Path(records) if records is not None else None)
+        self.skipped, self._index, self._started, self._recs = [], None, {}, {}
 
     def index(self, refresh:bool=False) -> dict:
-        "{spec hash: run folder} of every finished run (config.json and result.json) under the root."
+        "{spec hash: run folder} of every finished run (config.json and result.json) under the root; records are indexed beside it."
         if self._index is not None and not refresh: return self._index
-        self._index, self._started, self.skipped = {}, {}, []
+        self._index, self._started, self._recs, self.skipped = {}, {}, {}, []
         for cfg in sorted(self.root.glob('*/config.json')) if self.root.exists() else []:
             try: h = spec_hash(spec_from_dict(load_json(cfg)))
             except MosaicError as e: self.skipped.append(f"{cfg.parent.name}: {e}"); continue
             (self._index if (cfg.parent/'result.json').exists() else self._started)[h] = cfg.parent
+        for f in sorted(self.records.glob('*.json')) if self.records is not None and self.records.exists() else []:
+            try:
+                rec = load_json(f)
+                if not isinstance(rec, dict) or rec.get('format') != RECORD_FORMAT or not isinstance(rec.get('result'), dict):
+                    raise MosaicError(f"not a run record ({RECORD_FORMAT})")
+                self._recs[spec_hash(spec_from_dict(rec['config']))] = f
+            except MosaicError as e: self.skipped.append(f"{f.name}: {e}")
         return self._index
+
+    def record_path(self, spec) -> Path|None:
+        "The run record of `spec` when there is one."
+        self.index(); return self._recs.get(spec_hash(spec))
 
     def path(self, spec) -> Path:
         "Where `spec`'s run folder is: finished, started (it resumes from its checkpoints, even if written before new options existed), or new."
         h = spec_hash(spec)
         return self.index().get(h) or self._started.get(h) or default_out(spec, root=self.root)
 
+    def where(self, spec) -> Path:
+        "The finished run folder of `spec`, else its record, else where it runs (`path`)."
+        return self.index().get(spec_hash(spec)) or self.record_path(spec) or self.path(spec)
+
     def get(self, spec) -> dict|None:
-        "The finished result of `spec`, or None."
+        "The finished result of `spec` (from its run folder, else its record), or None."
         p = self.index().get(spec_hash(spec))
-        return load_json(p/'result.json') if p is not None else None
+        if p is not None: return load_json(p/'result.json')
+        return load_json(r)['result'] if (r := self.record_path(spec)) is not None else None
+
+    def env(self, spec) -> dict:
+        "The versions and machine that produced the finished result of `spec` ({} when unknown)."
+        p = self.index().get(spec_hash(spec))
+        if p is not None: return load_json(p/'env.json') if (p/'env.json').exists() else {}
+        return load_json(r).get('env') or {} if (r := self.record_path(spec)) is not None else {}
+
+    def save_record(self, spec) -> Path|None:
+        "Write the run record of `spec`'s finished run folder into `records` (atomically; an existing record is kept)."
+        p = self.index().get(spec_hash(spec))
+        if self.records is None or p is None or self.record_path(spec) is not None: return self.record_path(spec)
+        opt = lambda f: (p/f).read_text() if (p/f).exists() else None
+        rec = dict(format=RECORD_FORMAT, spec_hash=spec_hash(spec), run_dir=p.name, config=load_json(p/'config.json'),
+                   env=load_json(p/'env.json') if (p/'env.json').exists() else None, result=load_json(p/'result.json'),
+                   metrics_csv=opt('metrics.csv'))
+        dest = self.records/f"{p.name}.json"
+        self.records.mkdir(parents=True, exist_ok=True)
+        atomic_write(dest, json.dumps(rec, indent=1, sort_keys=True) + '\n')
+        self._recs[rec['spec_hash']] = dest
+        return dest
 
     def run(self, spec, force:bool=False, quiet:bool|None=None) -> dict|None:
         "The result of `spec`: read back when finished (unless `force`), else run into the store; None while another process runs it."
@@ -250,10 +293,9 @@ def _lock(out:Path) -> bool:
 _CELL_COLS = ['table', 'dataset', 'preset', 'row', 'col', 'seed', 'algo', 'metric', 'value', 'test_acc', 'best_acc',
               'ensemble_acc', 'wall_time_s', 'status', 'spec_hash', 'commit', 'run_dir']
 
-def _record(t, dataset, preset, c, r, status, run_dir, out) -> dict:
-    "One line of cells.csv from a cell and its result (None when it failed); `run_dir` relative to the table folder `out`."
-    env = run_dir/'env.json'
-    commit = load_json(env).get('git_commit') if r is not None and env.exists() else None
+def _record(t, dataset, preset, c, r, status, run_dir, out, env=None) -> dict:
+    "One line of cells.csv from a cell and its result (None when it failed); `run_dir` (or record) relative to the table folder `out`."
+    commit = (env or {}).get('git_commit') if r is not None else None
     rec = dict(table=t.name, dataset=dataset, preset=preset, row=c['row'], col=c['col'], seed=c['seed'], algo=c['algo'],
                metric=c['metric'], value=None, test_acc=None, best_acc=None, ensemble_acc=None, wall_time_s=None,
                status=status, spec_hash=spec_hash(c['spec']), commit=commit, run_dir=os.path.relpath(run_dir, out))
@@ -272,6 +314,7 @@ def reproduce(table:Table|str,           # a `Table` or the name of a registered
               seeds=(0,),                # seeds to run for every cell
               out=None,                  # folder for the table files (default: runs/reproduce/<table>-<dataset>-<preset>)
               store=None,                # folder of run folders (default: <out>/runs); tables given one store share their common cells
+              records=None,              # folder of run records, one small JSON per finished cell (default: <out>/records)
               dataset:str|None=None,     # one of the table's data sets (default: its first)
               rows=None, cols=None,      # subsets of rows / columns by label or algorithm name
               overrides:dict|None=None,  # applied to every cell last (e.g. device=cuda)
@@ -286,8 +329,8 @@ def reproduce(table:Table|str,           # a `Table` or the name of a registered
     dataset = dataset or t.datasets[0]
     cells = table_cells(t, preset, seeds, dataset, rows, cols, overrides)
     out = Path(out) if out is not None else Path('runs')/'reproduce'/f"{t.name}-{dataset}-{preset}"
-    store = Store(store if store is not None else out/'runs'); store.index()
-    for s in store.skipped: log(f"ignored (not a finished run of a valid spec): {s}")
+    store = Store(store if store is not None else out/'runs', records if records is not None else out/'records'); store.index()
+    for s in store.skipped: log(f"ignored (not a finished run or run record of a valid spec): {s}")
     records, seen, t0 = [], {}, time.perf_counter()
     for i, c in enumerate(cells, 1):
         h, where = spec_hash(c['spec']), f"[{i}/{len(cells)}] {c['row']} | {c['col']} | seed {c['seed']}"
@@ -296,7 +339,7 @@ def reproduce(table:Table|str,           # a `Table` or the name of a registered
         else:
             r, status = (None if force else store.get(c['spec'])), 'finished'
             if dry_run:
-                log(f"{where}: {'finished' if r is not None else 'to run'}  ({store.path(c['spec'])})"); continue
+                log(f"{where}: {'finished' if r is not None else 'to run'}  ({store.where(c['spec'])})"); continue
             if r is None and finished_only:
                 log(f"{where}: not finished"); continue
             if r is None:
@@ -307,7 +350,8 @@ def reproduce(table:Table|str,           # a `Table` or the name of a registered
                 if r is None and status == 'ran':
                     log(f"{where}: running in another process"); continue
             seen[h] = (status, r)
-        rec = _record(t, dataset, preset, c, r, status, store.path(c['spec']), out)
+            if r is not None: store.save_record(c['spec'])
+        rec = _record(t, dataset, preset, c, r, status, store.where(c['spec']), out, store.env(c['spec']))
         records.append(rec)
         shown = f"{rec['value']:.2f}" if rec['value'] is not None else rec['status']
         log(f"{where}: {shown}" + (f" ({time.perf_counter() - t1:.0f} s)" if status == 'ran' else ''))
@@ -482,7 +526,7 @@ def reproduce_cli(a) -> int:
         print(list_tables()); return 0
     try: seeds = [int(s) for s in a.seeds.split(',') if s.strip()]
     except ValueError: raise SpecError(f"--seeds must be comma-separated integers such as 0,1,2 (got {a.seeds!r})") from None
-    res = reproduce(a.table, a.preset, seeds, out=a.out, store=a.store, dataset=a.dataset, rows=a.rows, cols=a.cols,
+    res = reproduce(a.table, a.preset, seeds, out=a.out, store=a.store, records=a.records, dataset=a.dataset, rows=a.rows, cols=a.cols,
                     overrides=parse_overrides(a.set) if a.set else None, force=a.force, quiet=a.quiet or None,
                     dry_run=a.dry_run, finished_only=a.finished_only)
     if not a.dry_run: print(res['markdown'], end='')
