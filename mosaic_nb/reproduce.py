@@ -12,8 +12,8 @@ from .runner import preset_spec, run, default_out
 
 # %% auto #0
 __all__ = ['TABLE_SCALE', 'TABLES', 'RECORD_FORMAT', 'LOCK', 'ONESHOT_ALGOS', 'Row', 'Col', 'Table', 'get_table', 'table_cells',
-           'Store', 'reproduce', 'summarize', 'render_markdown', 'plot_table', 'load_cells', 'render', 'upload_bytes',
-           'list_tables', 'reproduce_cli']
+           'Store', 'reproduce', 'summarize', 'render_markdown', 'plot_table', 'load_cells', 'render', 'run_metrics',
+           'plot_curves', 'upload_bytes', 'list_tables', 'reproduce_cli']
 
 # %% ../nbs/12_reproduce.ipynb #bd206023
 @dataclass
@@ -480,9 +480,60 @@ def render(table:Table|str, records:list, dataset:str, out=None) -> dict:
     import matplotlib.pyplot as plt; plt.close(fig)
     return dict(records=records, summary=summary, markdown=md, out=out)
 
-# %% ../nbs/12_reproduce.ipynb #4a9f433f
+# %% ../nbs/12_reproduce.ipynb #a91fa5b4
 ONESHOT_ALGOS = ('oneshot', 'dense', 'fedadi', 'feddafl', 'coboosting')
 
+def run_metrics(path) -> list:
+    "The per-round metrics of a finished run (its folder's metrics.csv, or its record's `metrics_csv`) as dicts of floats (None: empty)."
+    path = Path(path)
+    if path.is_dir(): text = (path/'metrics.csv').read_text() if (path/'metrics.csv').exists() else ''
+    elif path.exists(): text = load_json(path).get('metrics_csv') or ''
+    else: raise MosaicError(f"{path} does not exist: neither a run folder nor a run record")
+    def num(v):
+        try: return float(v) if v not in (None, '') else None
+        except ValueError: return v
+    return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(io.StringIO(text))]
+
+def _curve(rows:list, algo:str) -> tuple:
+    "(x label, xs, test accuracies) of one run: distillation epochs for one-shot methods, else rounds; the last value per x."
+    x = 'epoch' if algo in ONESHOT_ALGOS and rows and 'epoch' in rows[0] else 'round'
+    pts = {}
+    for r in rows:
+        if isinstance(r.get('test_acc'), float) and isinstance(r.get(x), float): pts[r[x]] = r['test_acc']
+    xs = sorted(pts)
+    return x, xs, [pts[v] for v in xs]
+
+def plot_curves(table:Table|str,  # a `Table` or the name of a registered one
+                lines:list,       # cells.csv lines (`load_cells`, or `reproduce(...)['records']`)
+                folder,           # the table folder their `run_dir`s are relative to
+                seed:int=0,       # which seed's runs to draw
+               ):
+    "Test accuracy per round (one-shot methods: per distillation epoch): one panel per method, one line per column."
+    import matplotlib; matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+    t, folder = get_table(table), Path(folder)
+    curves = {}
+    for ln in lines:
+        if int(ln['seed']) != seed or str(ln['status']).startswith('failed') or not ln.get('run_dir'): continue
+        x, xs, ys = _curve(run_metrics(folder/ln['run_dir']), ln['algo'])
+        if xs: curves[ln['row'], ln['col']] = (x, xs, ys)
+    rows = [r for r in t.rows if any((r.label, c.label) in curves for c in t.cols)]
+    if not rows: raise MosaicError(f"no curves to draw for seed {seed}: none of these cells has per-round metrics")
+    n = len(rows); ncol = min(n, 4); nrow = -(-n // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), sharey=True, squeeze=False)
+    for ax, r in zip(axes.flat, rows):
+        for c in t.cols:
+            if (r.label, c.label) not in curves: continue
+            x, xs, ys = curves[r.label, c.label]
+            ax.plot(xs, ys, marker='.' if len(xs) < 30 else None, label=c.label); ax.set_xlabel(x)
+        ax.set_title(r.label, fontsize=9); ax.grid(alpha=.3)
+    for ax in axes.flat[n:]: ax.axis('off')
+    for ax in axes[:, 0]: ax.set_ylabel('test accuracy (%)')
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"{t.name} ({lines[0]['dataset'] if lines else ''}, seed {seed})", fontsize=10); fig.tight_layout()
+    return fig
+
+# %% ../nbs/12_reproduce.ipynb #4a9f433f
 def _nbytes(state:dict) -> int: return sum(v.numel() * v.element_size() for v in state.values())
 
 def upload_bytes(spec,                 # a resolved `Spec`
@@ -526,7 +577,7 @@ def reproduce_cli(a) -> int:
         print(list_tables()); return 0
     try: seeds = [int(s) for s in a.seeds.split(',') if s.strip()]
     except ValueError: raise SpecError(f"--seeds must be comma-separated integers such as 0,1,2 (got {a.seeds!r})") from None
-    res = reproduce(a.table, a.preset, seeds, out=a.out, store=a.store, records=a.records, dataset=a.dataset, rows=a.rows, cols=a.cols,
+    res = reproduce(a.table, a.preset, seeds, out=a.out, store=a.store, dataset=a.dataset, rows=a.rows, cols=a.cols,
                     overrides=parse_overrides(a.set) if a.set else None, force=a.force, quiet=a.quiet or None,
                     dry_run=a.dry_run, finished_only=a.finished_only)
     if not a.dry_run: print(res['markdown'], end='')
