@@ -291,14 +291,15 @@ def _lock(out:Path) -> bool:
 
 # %% ../nbs/12_reproduce.ipynb #cb115442
 _CELL_COLS = ['table', 'dataset', 'preset', 'row', 'col', 'seed', 'algo', 'metric', 'value', 'test_acc', 'best_acc',
-              'ensemble_acc', 'wall_time_s', 'status', 'spec_hash', 'commit', 'run_dir']
+              'ensemble_acc', 'wall_time_s', 'status', 'spec_hash', 'commit', 'run_dir', 'record']
 
-def _record(t, dataset, preset, c, r, status, run_dir, out, env=None) -> dict:
-    "One line of cells.csv from a cell and its result (None when it failed); `run_dir` (or record) relative to the table folder `out`."
+def _record(t, dataset, preset, c, r, status, run_dir, out, env=None, record=None) -> dict:
+    "One line of cells.csv from a cell and its result (None when it failed); `run_dir` and `record` relative to the table folder `out`."
     commit = (env or {}).get('git_commit') if r is not None else None
     rec = dict(table=t.name, dataset=dataset, preset=preset, row=c['row'], col=c['col'], seed=c['seed'], algo=c['algo'],
                metric=c['metric'], value=None, test_acc=None, best_acc=None, ensemble_acc=None, wall_time_s=None,
-               status=status, spec_hash=spec_hash(c['spec']), commit=commit, run_dir=os.path.relpath(run_dir, out))
+               status=status, spec_hash=spec_hash(c['spec']), commit=commit, run_dir=os.path.relpath(run_dir, out),
+               record=os.path.relpath(record, out) if record is not None else None)
     if r is not None:
         num = lambda v: None if v is None else round(float(v), 4)
         rec.update(value=num(r.get(c['metric'])), test_acc=num(r['test_acc']), best_acc=num(r.get('best_acc')),
@@ -351,7 +352,7 @@ def reproduce(table:Table|str,           # a `Table` or the name of a registered
                     log(f"{where}: running in another process"); continue
             seen[h] = (status, r)
             if r is not None: store.save_record(c['spec'])
-        rec = _record(t, dataset, preset, c, r, status, store.where(c['spec']), out, store.env(c['spec']))
+        rec = _record(t, dataset, preset, c, r, status, store.where(c['spec']), out, store.env(c['spec']), store.record_path(c['spec']))
         records.append(rec)
         shown = f"{rec['value']:.2f}" if rec['value'] is not None else rec['status']
         log(f"{where}: {shown}" + (f" ({time.perf_counter() - t1:.0f} s)" if status == 'ran' else ''))
@@ -515,7 +516,7 @@ def plot_curves(table:Table|str,  # a `Table` or the name of a registered one
     curves = {}
     for ln in lines:
         if int(ln['seed']) != seed or str(ln['status']).startswith('failed') or not ln.get('run_dir'): continue
-        x, xs, ys = _curve(run_metrics(folder/ln['run_dir']), ln['algo'])
+        x, xs, ys = _curve(run_metrics(folder/(ln.get('record') or ln['run_dir'])), ln['algo'])   # the record travels
         if xs: curves[ln['row'], ln['col']] = (x, xs, ys)
     rows = [r for r in t.rows if any((r.label, c.label) in curves for c in t.cols)]
     if not rows: raise MosaicError(f"no curves to draw for seed {seed}: none of these cells has per-round metrics")
