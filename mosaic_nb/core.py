@@ -164,6 +164,7 @@ class MosaicSpec:
     gate: str = field(default='all', metadata=_opt(_choice(GATES), 'all: meta over all experts; topk: meta over top-k; mean: plain expert average; global: the warm-up global model alone'))
     topk: int = field(default=3, metadata=_opt(_posint, 'experts kept by the top-k gate'))
     expert_eval: str = field(default='auto', metadata=_opt(_choice(('auto', 'loop', 'vmap')), 'how the experts are evaluated'))
+    tokens: str = field(default='experts', metadata=_opt(_choice(('experts', 'shared')), "the meta model's input in the teacher: experts: every expert's forward (paper, code); shared: every expert's head on the prototypes' feature space, as the meta model was trained"))
     distill_steps: int = field(default=500, metadata=_opt(_nonneg, 'distillation steps'))
     distill_batch: int = field(default=32, metadata=_opt(_posint, 'images per client generator per step'))
     distill_lr: float = field(default=1e-4, metadata=_opt(_pos, 'student Adam lr'))

@@ -33,18 +33,28 @@ def resolve_mosaic(ms:MosaicSpec, classes:int) -> MosaicSpec:
 # %% ../nbs/09_mosaic.ipynb #c0b80895
 class Teacher:
     "The mixture-of-experts teacher: experts + gate + meta model, as one callable images -> logits."
-    def __init__(self, bank:ExpertBank, meta:nn.Module|None, gate:str='all', topk:int=3, gate_model:nn.Module|None=None):
+    def __init__(self, bank:ExpertBank, meta:nn.Module|None, gate:str='all', topk:int=3, gate_model:nn.Module|None=None,
+                 token_model:nn.Module|None=None,  # shared tokens: the model whose features the prototypes were (None: expert forwards)
+                 cols:torch.Tensor|None=None):     # the head inputs `token_model`'s features hold (None: all)
         if gate not in GATES: raise MosaicError(f"unknown gate {gate!r}; use one of {', '.join(GATES)}")
         if gate in ('topk', 'global') and gate_model is None: raise MosaicError(f"the {gate} gate needs the frozen global model (gate_model)")
         if gate in ('all', 'topk') and meta is None: raise MosaicError(f"gate {gate!r} needs a meta model")
+        if token_model is not None and gate not in ('all', 'topk'): raise MosaicError(f"shared tokens feed the meta model, which gate {gate!r} has not")
         self.bank, self.meta, self.gate, self.k, self.gate_model = bank, meta, gate, min(topk, len(bank)), gate_model
+        self.token_model, self.cols = token_model, cols
+
+    def shared_tokens(self, x:torch.Tensor) -> torch.Tensor:
+        "Every expert's head on the token model's features of `x`: (B, E, C), the meta model's training input for images."
+        return self.bank.head_logits(self.token_model.features(x), self.cols).transpose(0, 1)
 
     @torch.no_grad()
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
         if self.gate == 'mean': return self.bank.logits(x).mean(0)
         if self.gate == 'global': return self.gate_model(x)
-        if self.gate == 'all': return self.meta(self.bank.logits(x).transpose(0, 1))
+        if self.gate == 'all':
+            return self.meta(self.bank.logits(x).transpose(0, 1) if self.token_model is None else self.shared_tokens(x))
         sel, mask = gate_mask(self.gate_model(x), self.k, len(self.bank))
+        if self.token_model is not None: return self.meta(self.shared_tokens(x).masked_fill(mask[..., None], 0), mask)
         picked = self.bank.selected_logits(x, sel)                      # (B, k, C)
         tokens = picked.new_zeros(len(x), len(self.bank), picked.shape[-1])
         tokens.scatter_(1, sel[..., None].expand_as(picked), picked)
@@ -124,6 +134,10 @@ class Mosaic(FedAvg):
         if mixed and (ms.gate != 'mean' or ms.finetune_rounds):
             raise MosaicError("clients of different architectures (model.archs) share no feature space for the meta model's prototypes "
                               "and cannot train the global model in fine-tune rounds; use --set mosaic.gate=mean mosaic.finetune_rounds=0")
+        if ms.tokens == 'shared' and (mixed or ms.gate not in ('all', 'topk')):
+            raise MosaicError(f"mosaic.tokens=shared feeds the meta model features every client shares, which "
+                              f"{'clients of different architectures do not have' if mixed else f'gate {ms.gate!r} does not use'}; "
+                              f"use mosaic.tokens=experts")
         if not mixed:
             with T('warmup'): super().fit(warm, stage='warmup')
         elif self.transport is None:   # no warm-up: each client trains its own model once (DENSE's cached local models);
@@ -154,7 +168,8 @@ class Mosaic(FedAvg):
                 g = torch.Generator().manual_seed(derive_seed(self.spec.seed, 29))
                 ema, mstats = train_meta(meta, tokens, L, steps=ms.meta_steps, batch_size=ms.meta_batch, lr=ms.meta_lr,
                                          ema=ms.meta_ema, mask=mask, generator=g)
-            teacher = Teacher(bank, ema, ms.gate, ms.topk, gate_model)
+            shared = None if ms.tokens != 'shared' else gate_model if cols is None else self.shared   # frozen: the student moves
+            teacher = Teacher(bank, ema, ms.gate, ms.topk, gate_model, token_model=shared, cols=cols)
             acc['teacher'] = teacher.accuracy(xt, yt)
         with T('distill'):
             gz = torch_rng(derive_seed(self.spec.seed, 31), dev)
