@@ -121,6 +121,7 @@ TABLES = {t.name: t for t in [
            Row('without experts (global model teaches)', 'mosaic', {'mosaic.gate': 'global'}),
            Row('top-3 gate', 'mosaic', {'mosaic.gate': 'topk', 'mosaic.topk': 3}),
            Row('top-1 gate', 'mosaic', {'mosaic.gate': 'topk', 'mosaic.topk': 1}),
+           Row('meta model on shared tokens', 'mosaic', {'mosaic.tokens': 'shared'}),
            Row('without expert embedding', 'mosaic', {'mosaic.meta_embed': False}),
            Row('without adversarial loss', 'mosaic', {'mosaic.w_adv': 0.0}),
            Row('without entropy loss', 'mosaic', {'mosaic.w_ent': 0.0}),
