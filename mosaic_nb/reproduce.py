@@ -229,27 +229,29 @@ class Store:
         "The finished run folder of `spec`, else its record, else where it runs (`path`)."
         return self.index().get(spec_hash(spec)) or self.record_path(spec) or self.path(spec)
 
+    def _read(self, spec, part:str) -> dict|None:
+        "`part` ('result' or 'env') of `spec`'s finished run: from its run folder, else its record; None when neither has it."
+        p = self.index().get(spec_hash(spec))
+        if p is not None: return load_json(p/f'{part}.json') if (p/f'{part}.json').exists() else None
+        return load_json(r).get(part) if (r := self.record_path(spec)) is not None else None
+
     def get(self, spec) -> dict|None:
         "The finished result of `spec` (from its run folder, else its record), or None."
-        p = self.index().get(spec_hash(spec))
-        if p is not None: return load_json(p/'result.json')
-        return load_json(r)['result'] if (r := self.record_path(spec)) is not None else None
+        return self._read(spec, 'result')
 
     def env(self, spec) -> dict:
         "The versions and machine that produced the finished result of `spec` ({} when unknown)."
-        p = self.index().get(spec_hash(spec))
-        if p is not None: return load_json(p/'env.json') if (p/'env.json').exists() else {}
-        return load_json(r).get('env') or {} if (r := self.record_path(spec)) is not None else {}
+        return self._read(spec, 'env') or {}
 
-    def save_record(self, spec) -> Path|None:
-        "Write the run record of `spec`'s finished run folder into `records` (atomically; an existing record is kept)."
+    def save_record(self, spec, replace:bool=False) -> Path|None:
+        "Write the run record of `spec`'s finished run folder into `records` (atomically); an existing one is kept unless `replace`."
         p = self.index().get(spec_hash(spec))
-        if self.records is None or p is None or self.record_path(spec) is not None: return self.record_path(spec)
+        if self.records is None or p is None or (not replace and self.record_path(spec) is not None): return self.record_path(spec)
         opt = lambda f: (p/f).read_text() if (p/f).exists() else None
         rec = dict(format=RECORD_FORMAT, spec_hash=spec_hash(spec), run_dir=p.name, config=load_json(p/'config.json'),
                    env=load_json(p/'env.json') if (p/'env.json').exists() else None, result=load_json(p/'result.json'),
                    metrics_csv=opt('metrics.csv'))
-        dest = self.records/f"{p.name}.json"
+        dest = self.record_path(spec) or self.records/f"{p.name}.json"
         self.records.mkdir(parents=True, exist_ok=True)
         atomic_write(dest, json.dumps(rec, indent=1, sort_keys=True) + '\n')
         self._recs[rec['spec_hash']] = dest
@@ -352,7 +354,7 @@ def reproduce(table:Table|str,           # a `Table` or the name of a registered
                 if r is None and status == 'ran':
                     log(f"{where}: running in another process"); continue
             seen[h] = (status, r)
-            if r is not None: store.save_record(c['spec'])
+            if r is not None: store.save_record(c['spec'], replace=status == 'ran')   # a rerun (force) supersedes its record
         rec = _record(t, dataset, preset, c, r, status, store.where(c['spec']), out, store.env(c['spec']), store.record_path(c['spec']))
         records.append(rec)
         shown = f"{rec['value']:.2f}" if rec['value'] is not None else rec['status']
