@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_mosaic.ipynb #c816953d
 from __future__ import annotations
-import copy, dataclasses
+import copy, dataclasses, hashlib, json, warnings
 import numpy as np
 import torch
 from torch import nn
@@ -13,14 +13,15 @@ from .data import label_counts
 from .clients import evaluate, predict
 from .fedavg import FedAvg, derive_seed
 from .models import extract
-from .generators import train_generator, sample_grid
+from .generators import train_generator, sample_grid, make_generator
 from .experts import class_experts, ExpertBank, LogitExperts
-from .dfkd import local_replies
+from .dfkd import local_replies, cache_root
 from .meta import MetaModel, train_meta, client_prototypes, gate_mask
 from .distill import distill
 
 # %% auto #0
-__all__ = ['CODE_VARIANT', 'STAGES', 'resolve_mosaic', 'Teacher', 'plot_stages', 'Mosaic']
+__all__ = ['CODE_VARIANT', 'STAGES', 'UPLOAD_CACHE_VERSION', 'SERVER_ONLY', 'resolve_mosaic', 'Teacher', 'plot_stages', 'Mosaic',
+           'upload_key']
 
 # %% ../nbs/09_mosaic.ipynb #8f1ed564
 CODE_VARIANT = {'w_ent': 0.0, 'w_bn': 0.0, 'meta_embed': False, 'finetune_lr': 1e-4}
@@ -138,15 +139,24 @@ class Mosaic(FedAvg):
             raise MosaicError(f"mosaic.tokens=shared feeds the meta model features every client shares, which "
                               f"{'clients of different architectures do not have' if mixed else f'gate {ms.gate!r} does not use'}; "
                               f"use mosaic.tokens=experts")
-        if not mixed:
-            with T('warmup'): super().fit(warm, stage='warmup')
-        elif self.transport is None:   # no warm-up: each client trains its own model once (DENSE's cached local models);
-            with T('local'): local = {r['client']: r['state'] for r in local_replies(self)[0]}   # on Flower, within its upload
-        acc['global'] = self.evaluate()['acc']
+        path, key, h = self.upload_cache(warm)
+        with T('upload_cache'): got = self.load_uploads(path, key) if path is not None else None
+        if got is None:
+            T.times.pop('upload_cache', None)
+            if not mixed:
+                with T('warmup'): super().fit(warm, stage='warmup')
+            elif self.transport is None:   # no warm-up: each client trains its own model once (DENSE's cached local models);
+                with T('local'): local = {r['client']: r['state'] for r in local_replies(self)[0]}   # on Flower, within its upload
+            acc['global'] = self.evaluate()['acc']
+            self.shared, cols = self.shared_model(self.round_idx + 1) if not mixed else (None, None)
+            with T('upload'):
+                ups = self.upload_clients([i for i in range(len(self.parts)) if self.sizes[i] > 0], self.round_idx + 1, local)
+            if path is not None: self.save_uploads(path, key, ups, acc['global'])
+        else:   # like a resumed stage: times and wall_time cover this process only
+            ups, acc['global'] = got; self.resumed.append(dict(stage='upload', round=self.round_idx))
+            self.shared, cols = self.shared_model(self.round_idx + 1) if not mixed else (None, None)
         upload_round = self.round_idx + 1
-        self.shared, cols = self.shared_model(upload_round) if not mixed else (None, None)
-        with T('upload'):
-            ups = self.upload_clients([i for i in range(len(self.parts)) if self.sizes[i] > 0], upload_round, local)
+        cache = dict(path=str(path) if path is not None else None, key=h, hit=got is not None)   # not in self.extra: a resumed fine-tune restores that
         counts = np.stack([u['counts'] for u in ups])
         if mixed: self.last_replies = ups   # the clients' own models: the ensemble reference
         with T('experts'):
@@ -193,5 +203,55 @@ class Mosaic(FedAvg):
                           distill=dict(first=dh[0] if dh else None, last=dh[-1] if dh else None),
                           generators=[{k: u['gen'][k] for k in ('n', 'bn_on', 'classes', 'coverage', 'step_ms')} for u in ups],
                           prototypes=int(len(L)), upload_round=upload_round, prototype_width=self.prototype_width if not mixed else None,
-                          client_archs=self.archs)
+                          client_archs=self.archs, upload_cache=cache)
         return self.history
+
+    def upload_cache(self, warm:int) -> tuple:
+        "(file, key, short hash) of this setting's cached uploads (`upload_key`); file None when uploads come from a transport."
+        key = upload_key(self.spec, self.ms, warm, self.device, self.precision)
+        h = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        if self.transport is not None: return None, key, h   # each client computes its upload on its own node (Flower): nothing cached
+        return cache_root()/f"uploads-{self.spec.data.dataset}-{self.spec.model.arch}-{h}.pt", key, h
+
+    def save_uploads(self, path, key:dict, ups:list, global_acc:float):
+        "Cache the server after the upload (warm-up model, history, RNG) and every upload (generator weights, not modules), atomically."
+        keep = ('client', 'state', 'gen', 'protos', 'proto_labels', 'n')
+        save_state(dict(key=key, server=self.state_dict(), rng=torch.get_rng_state(), global_acc=global_acc,
+                        uploads=[{**{k: u[k] for k in keep}, 'G': u['G'].state_dict(), 'counts': torch.as_tensor(u['counts'])} for u in ups]), path)
+
+    def load_uploads(self, path, key:dict) -> tuple|None:
+        "(uploads, warm-up accuracy) from the cache, with the server restored as it was after the upload; None without a usable file."
+        if not path.exists(): return None
+        try: blob = load_state(path, map_location=self.device)
+        except MosaicError as e: warnings.warn(f"ignoring a bad upload cache file and recomputing: {e}"); return None
+        if blob.get('key') != key:
+            raise MosaicError(f"{path} was written for another setting (its key differs from this run's); delete it and rerun")
+        self.load_state_dict(blob['server']); torch.set_rng_state(blob['rng'].cpu())
+        if self.run is not None: self.run.reset_rows([dict(r) for r in self.history])   # the warm-up's rows, as logged
+        rnd, ups = self.round_idx + 1, []
+        for u in blob['uploads']:
+            i = u['client']
+            G = make_generator(self.data.shape, self.ms.nz, self.ms.ngf).to(self.device); G.load_state_dict(u['G']); G.eval()
+            model = None
+            if not self.shared_params: model = copy.deepcopy(self.template(1.0, self.archs[i])); model.load_state_dict(u['state'])
+            ups.append({**u, 'G': G, 'counts': u['counts'].cpu().numpy(), 'width': self.widths[i], 'arch': self.archs[i], 'model': model,
+                        'cmap': self.client_cmap(i, rnd) if self.shared_params else None})
+        return ups, blob['global_acc']
+
+# %% ../nbs/09_mosaic.ipynb #18ad98b7
+UPLOAD_CACHE_VERSION = 1
+SERVER_ONLY = ('variant', 'meta_steps', 'meta_lr', 'meta_batch', 'meta_ema', 'meta_embed', 'meta_d_model', 'gate', 'topk', 'expert_eval',
+               'tokens', 'distill_steps', 'distill_batch', 'distill_lr', 'T', 'w_kl', 'w_ce', 'w_js', 'student_bn', 'finetune_rounds', 'finetune_lr')
+
+def upload_key(spec:Spec,        # the experiment
+               ms:MosaicSpec,    # its resolved Mosaic settings (`resolve_mosaic`; `variant` is folded into them)
+               warm:int,         # warm-up rounds before the upload
+               device,           # the run's device
+               precision:str,    # the run's resolved precision
+              ) -> dict:
+    "What the clients' uploads depend on: the spec without the server-only Mosaic settings, with the warm-up length as the round budget."
+    d = dataclasses.asdict(spec)
+    d['mosaic'] = {k: v for k, v in dataclasses.asdict(ms).items() if k not in SERVER_ONLY}
+    d['fl'] = {**d['fl'], 'rounds': warm}
+    d.update(version=UPLOAD_CACHE_VERSION, preset=None, device=torch.device(device).type, precision=precision)
+    return d

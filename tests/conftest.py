@@ -8,6 +8,11 @@ os.environ.setdefault('MOSAIC_NB_DOWNLOAD', '0')   # never try the network in te
 
 from mosaic_nb.runner import main
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    "Each test its own cache of local models and Mosaic uploads: no test passes on another's (or an old run's) cached work."
+    monkeypatch.setenv('MOSAIC_NB_CACHE', str(tmp_path_factory.mktemp('cache')))
+
 FMNIST = Path('/usr/share/datasets/fashion-mnist')
 
 @pytest.fixture

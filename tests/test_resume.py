@@ -82,13 +82,15 @@ def test_force_starts_afresh(tmp_path, cli):
 
 @pytest.mark.parametrize('kill', [3, 6])
 def test_mosaic_resumes_in_warmup_and_in_finetune(tmp_path, monkeypatch, kill):
-    "Mosaic checkpoints its warm-up and fine-tune rounds; killed in either, the rerun logs exactly the uninterrupted run's metrics."
+    "Mosaic checkpoints its warm-up and fine-tune rounds and caches its uploads; killed anywhere, the rerun logs exactly the uninterrupted run's metrics."
     from mosaic_nb.runner import run, preset_spec
     from mosaic_nb.fedavg import FedAvg
     spec = preset_spec('quick', 'mosaic', {'data.dataset': 'synthetic', 'data.train_size': 'none', 'data.clients': 4, 'model.width': 0.25,
                                            'fl.rounds': 6, 'mosaic.finetune_rounds': 2, 'mosaic.gen_steps': 10,
                                            'mosaic.distill_steps': 10, 'mosaic.meta_steps': 10})
+    monkeypatch.setenv('MOSAIC_NB_CACHE', str(tmp_path/'cache-a'))   # b must not find a's uploads
     a = run(spec, out=tmp_path/'a', quiet=True)
+    monkeypatch.setenv('MOSAIC_NB_CACHE', str(tmp_path/'cache-b'))
     orig = FedAvg.round
     def dies(self, rnd):
         if rnd == kill: raise RuntimeError('killed')
@@ -97,6 +99,8 @@ def test_mosaic_resumes_in_warmup_and_in_finetune(tmp_path, monkeypatch, kill):
         m.setattr(FedAvg, 'round', dies)
         with pytest.raises(RuntimeError): run(spec, out=tmp_path/'b', quiet=True, checkpoint_every=0)
     b = run(spec, out=tmp_path/'b', quiet=True, checkpoint_every=0)
-    assert [r['stage'] for r in b['resumed']] == (['warmup'] if kill == 3 else ['warmup', 'finetune'])
+    # killed in the fine-tune, the rerun starts after the upload (the run cached it) and resumes the fine-tune's checkpoint
+    assert [r['stage'] for r in b['resumed']] == (['warmup'] if kill == 3 else ['upload', 'finetune'])
+    assert b['upload_cache']['hit'] == (kill == 6) and not a['upload_cache']['hit']
     assert (tmp_path/'a'/'metrics.csv').read_text() == (tmp_path/'b'/'metrics.csv').read_text()
     assert (a['test_loss'], a['stage_acc']) == (b['test_loss'], b['stage_acc'])
