@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_flower.ipynb #daa524a9
 from __future__ import annotations
-import copy, json, os, time
+import copy, json, os, sys, time, warnings
 from dataclasses import asdict
 import torch
 from torch import nn
@@ -14,7 +14,7 @@ from .dfkd import train_local_model
 
 # %% auto #0
 __all__ = ['FLOWER_PIN', 'flwr_available', 'check_flower', 'to_record', 'from_record', 'node_server', 'declared', 'client_app',
-           'await_nodes', 'FlowerClients', 'fit_on_flower', 'fit_on_grid', 'fit_with_flower_strategy']
+           'await_nodes', 'FlowerClients', 'fit_on_flower', 'start_ray', 'fit_on_grid', 'fit_with_flower_strategy']
 
 # %% ../nbs/13_flower.ipynb #007b993f
 FLOWER_PIN = 'flwr[simulation]==1.42.0'
@@ -273,10 +273,32 @@ def _simulate(app, n:int, device, cpus:int|None=None):
     "Run the ServerApp `app` on `n` simulated nodes (one CPU each, a GPU share on CUDA); Ray stops when it returns."
     from flwr.simulation import run_simulation
     gpu, cpus = device.type == 'cuda', cpus or os.cpu_count() or 1
+    init = {'num_cpus': cpus, 'num_gpus': torch.cuda.device_count() if gpu else 0,
+            'object_store_memory': 256 * 2**20, 'logging_level': 'ERROR', 'log_to_driver': False}
+    start_ray(init)   # Flower's backend uses a running Ray as it finds it, and shuts it down at the end
     run_simulation(server_app=app, client_app=client_app(), num_supernodes=n,
-                   backend_config={'client_resources': {'num_cpus': 1, 'num_gpus': 1 / n if gpu else 0.0},
-                                   'init_args': {'num_cpus': cpus, 'num_gpus': torch.cuda.device_count() if gpu else 0,
-                                                 'object_store_memory': 256 * 2**20, 'logging_level': 'ERROR', 'log_to_driver': False}})
+                   backend_config={'client_resources': {'num_cpus': 1, 'num_gpus': 1 / n if gpu else 0.0}, 'init_args': init})
+
+def start_ray(init_args:dict,       # `ray.init` arguments (CPUs, GPUs, object store, logging)
+              tries:int=3,          # attempts before giving up
+              wait:float=10.,       # seconds before the second attempt; twice that before the third, ...
+             ) -> bool:
+    "Start Ray for a simulation unless it runs, retrying a failed start; True if this call started it."
+    import ray
+    if ray.is_initialized(): return False
+    path = os.pathsep.join([*sys.path, *([os.environ['PYTHONPATH']] if os.environ.get('PYTHONPATH') else [])])   # as Flower passes it
+    for k in range(1, tries + 1):
+        try:
+            ray.init(runtime_env={'env_vars': {'PYTHONPATH': path}}, include_dashboard=False, **init_args); return True
+        except Exception as e:   # Ray raises bare Exceptions for startup timeouts
+            why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            try: ray.shutdown()   # whatever half-started
+            except Exception: pass
+            if k == tries:
+                raise MosaicError(f"Ray did not start in {tries} tries ({why}); on a busy machine its processes can outlast "
+                                  f"Ray's startup timeouts: retry when the machine is less loaded, or run with --engine inprocess") from None
+            warnings.warn(f"Ray did not start ({why}); trying again in {wait * k:g} s ({k} of {tries} tries)")
+            time.sleep(wait * k)
 
 def fit_on_grid(srv:FedAvg,             # a server built by `runner.build`
                 grid,                   # the Flower Grid of a running ServerApp (simulated or deployed nodes)
