@@ -140,22 +140,22 @@ class Mosaic(FedAvg):
                               f"{'clients of different architectures do not have' if mixed else f'gate {ms.gate!r} does not use'}; "
                               f"use mosaic.tokens=experts")
         path, key, h = self.upload_cache(warm)
-        with T('upload_cache'): got = self.load_uploads(path, key) if path is not None else None
+        got = None
+        if path is not None and path.exists():
+            with T('upload_cache'): got = self.load_uploads(path, key)
         if got is None:
-            T.times.pop('upload_cache', None)
             if not mixed:
                 with T('warmup'): super().fit(warm, stage='warmup')
             elif self.transport is None:   # no warm-up: each client trains its own model once (DENSE's cached local models);
                 with T('local'): local = {r['client']: r['state'] for r in local_replies(self)[0]}   # on Flower, within its upload
             acc['global'] = self.evaluate()['acc']
-            self.shared, cols = self.shared_model(self.round_idx + 1) if not mixed else (None, None)
-            with T('upload'):
-                ups = self.upload_clients([i for i in range(len(self.parts)) if self.sizes[i] > 0], self.round_idx + 1, local)
+        upload_round = self.round_idx + 1
+        self.shared, cols = self.shared_model(upload_round) if not mixed else (None, None)
+        if got is None:
+            with T('upload'): ups = self.upload_clients([i for i in range(len(self.parts)) if self.sizes[i] > 0], upload_round, local)
             if path is not None: self.save_uploads(path, key, ups, acc['global'])
         else:   # like a resumed stage: times and wall_time cover this process only
             ups, acc['global'] = got; self.resumed.append(dict(stage='upload', round=self.round_idx))
-            self.shared, cols = self.shared_model(self.round_idx + 1) if not mixed else (None, None)
-        upload_round = self.round_idx + 1
         cache = dict(path=str(path) if path is not None else None, key=h, hit=got is not None)   # not in self.extra: a resumed fine-tune restores that
         counts = np.stack([u['counts'] for u in ups])
         if mixed: self.last_replies = ups   # the clients' own models: the ensemble reference
@@ -220,8 +220,7 @@ class Mosaic(FedAvg):
                         uploads=[{**{k: u[k] for k in keep}, 'G': u['G'].state_dict(), 'counts': torch.as_tensor(u['counts'])} for u in ups]), path)
 
     def load_uploads(self, path, key:dict) -> tuple|None:
-        "(uploads, warm-up accuracy) from the cache, with the server restored as it was after the upload; None without a usable file."
-        if not path.exists(): return None
+        "(uploads, warm-up accuracy) from the cache file `path`, with the server restored as it was after the upload; None if the file is corrupt."
         try: blob = load_state(path, map_location=self.device)
         except MosaicError as e: warnings.warn(f"ignoring a bad upload cache file and recomputing: {e}"); return None
         if blob.get('key') != key:
