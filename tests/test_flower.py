@@ -4,6 +4,7 @@ import pytest
 from conftest import FMNIST, TINY, read_json, run_console
 
 flwr = pytest.importorskip('flwr', reason="the optional extra: pip install 'mosaic_nb[flower]' (make setup installs it)")
+pytestmark = pytest.mark.xdist_group('ray')   # `pytest -n 2 --dist loadgroup` (make test) runs these one after another in one worker: one Ray at a time
 
 def _curve(out):
     return [(r['round'], r['test_acc']) for r in csv.DictReader(open(out/'metrics.csv')) if r.get('test_acc')]
