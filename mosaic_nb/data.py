@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #c4f32956
 from __future__ import annotations
-import contextlib, dataclasses, gzip, math, os, pickle, socket
+import contextlib, dataclasses, gzip, importlib.util, math, os, pickle, socket
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -290,10 +290,9 @@ def load_data(name:str,                  # one of DATASETS
 def available_datasets(root=None) -> list:
     "One dict per data set: name, available (bool), source (where found, or None), how (how to get it)."
     rows = [dict(name='synthetic', available=True, source='generated', how='always available (generated on the fly)')]
-    try:
-        import sklearn  # noqa: F401
+    if importlib.util.find_spec('sklearn'):   # found without importing it (seconds)
         rows.append(dict(name='digits', available=True, source='scikit-learn (bundled 8x8 digits)', how='bundled with scikit-learn'))
-    except ImportError: rows.append(dict(name='digits', available=False, source=None, how='pip install scikit-learn'))
+    else: rows.append(dict(name='digits', available=False, source=None, how='pip install scikit-learn'))
     for name, info in REGISTRY.items():
         folder, searched = find_data(name, root)
         how = (f"pass --root DIR with torchvision's {info['title']} files, set MOSAIC_NB_DATA=DIR, or let torchvision download it "

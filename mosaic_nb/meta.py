@@ -10,7 +10,6 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from sklearn.cluster import KMeans
 from .core import *
 from .clients import features
 
@@ -24,6 +23,7 @@ def class_prototypes(feats:torch.Tensor,  # (N, D) penultimate features of one c
                      seed:int=42,         # k-means random_state
                     ) -> tuple:
     "Per-label k-means centres (the mean when a label has fewer than k samples): (prototypes (M, D), labels (M,))."
+    from sklearn.cluster import KMeans   # here, not at the top: importing scikit-learn takes about 3 s, and only prototypes need it
     f, y = feats.detach().float().cpu().numpy(), labels.cpu().numpy()
     P, L = [], []
     for c in np.unique(y):
