@@ -33,11 +33,12 @@ run: setup
 # one Ray runs at a time): one torch/OpenMP thread each keeps the two cores from being oversubscribed (two 2-thread
 # kernels on 2 cores made k-means and training several times slower). The notebooks start from an empty
 # cache of local models and Mosaic uploads (.test-cache), so that no test passes on work cached by an older version.
+ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MOSAIC_NB_QUIET=1
 test: setup
 	rm -rf .test-cache
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MOSAIC_NB_QUIET=1 MOSAIC_NB_CACHE=$(CURDIR)/.test-cache $(BIN)/nbdev_test --n_workers 2 --timing
+	$(ONE_THREAD) MOSAIC_NB_CACHE=$(CURDIR)/.test-cache $(BIN)/nbdev_test --n_workers 2 --timing
 	rm -rf .test-cache
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MOSAIC_NB_QUIET=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations 10 tests
+	$(ONE_THREAD) $(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations 10 tests
 
 clean-runs:
 	rm -rf runs
