@@ -1,0 +1,50 @@
+"The paper-cell benchmark end to end at a tiny CPU scale: its data set, its cut runs and its projection of the paper's counts."
+import json, sys
+from pathlib import Path
+import pytest
+sys.path.insert(0, str(Path(__file__).parents[1]/'benchmarks'))
+import paper_cell
+from mosaic_nb.data import load_data
+from mosaic_nb.core import load_json
+from mosaic_nb.runner import preset_spec
+
+TINY = ['device=cpu', 'precision=fp32', 'model.arch=cnn_mnist', 'mosaic.ngf=8', 'mosaic.ndf=8', 'mosaic.gen_batch=8',
+        'mosaic.distill_batch=8', 'fl.batch_size=16']
+
+@pytest.mark.parametrize('classes,name', [(10, 'cifar10'), (100, 'cifar100')])
+def test_write_cifar(tmp_path, classes, name):
+    root = paper_cell.write_cifar(tmp_path, 250, 100, classes)
+    d = load_data(name, root=root)   # torchvision's files, through the normal loader
+    assert (d.shape, d.classes, len(d.y_train), len(d.y_test)) == ((3, 32, 32), classes, 250, 100)
+    assert d.x_train.min() >= -1 and d.x_train.max() <= 1 and len(d.y_train.unique()) == min(classes, 250)
+
+def test_fit():
+    assert paper_cell.fit(3., 5., 1, 2) == (2., 1.)          # 1 s fixed + 2 s per unit
+    assert paper_cell.fit(3., 5., 2, 4) == (1., 1.)
+    assert paper_cell.fit(5., 4., 1, 2) == (2., 0.)          # noise: proportional through the larger run
+    assert paper_cell.fit(1., 5., 1, 2) == (2.5, 0.)         # a negative intercept is noise too
+
+def test_paper_cell(tmp_path, capsys):
+    out = tmp_path/'bench'
+    assert paper_cell.main(['--algos', 'fedavg,mosaic', '--train', '200', '--test', '60', '--clients', '2', '--no-warmup',
+                            '--out', str(out), '--set', *TINY]) == 0
+    rep = load_json(out/'paper_cell.json')
+    assert rep['device'] == 'cpu' and set(rep['algos']) == {'fedavg', 'mosaic'}
+    paper = preset_spec('paper', 'mosaic')
+    mos = {r['stage']: r for r in rep['algos']['mosaic']['stages']}
+    assert {s: r['paper'] for s, r in mos.items()} == {   # the paper preset's counts, not the cut ones
+        'warmup': paper.fl.rounds - paper.mosaic.finetune_rounds, 'upload': paper.mosaic.gen_steps,
+        'meta': paper.mosaic.meta_steps, 'distill': paper.mosaic.distill_steps, 'finetune': paper.mosaic.finetune_rounds}
+    assert mos['warmup']['measured'] == [2, 4] and mos['finetune']['measured'] == [1, 2]
+    for r in mos.values(): assert r['projected_s'] == pytest.approx(r['fixed_s'] + r['ms_per_unit'] / 1e3 * r['paper'])
+    total = sum(r['projected_s'] for r in mos.values()) + sum(rep['algos']['mosaic']['other_s']) / 2
+    assert rep['algos']['mosaic']['projected_s'] == pytest.approx(total) and total > 0
+    cfg = load_json(Path(rep['algos']['mosaic']['runs'][1])/'config.json')   # the paper preset with only the counts cut
+    assert (cfg['preset'], cfg['fl']['rounds'], cfg['mosaic']['gen_steps'], cfg['mosaic']['distill_steps']) == ('paper', 6, 40, 40)
+    assert (cfg['fl']['lr'], cfg['fl']['local_steps'], cfg['data']['dataset']) == (paper.fl.lr, paper.fl.local_steps, 'cifar10')
+    text = capsys.readouterr().out
+    assert '| warmup | warm | 260 | 2, 4 |' in text and '| fedavg | fl.rounds | 300 | 2, 4 |' in text
+
+def test_unknown_algo(capsys):
+    with pytest.raises(SystemExit): paper_cell.main(['--algos', 'fedsgd'])
+    assert 'no stage model for fedsgd' in capsys.readouterr().err
