@@ -211,6 +211,7 @@ class DFKDSpec:
     w_div: float = field(default=1.0, metadata=_opt(_nonneg, 'FedFTG / DFRD: latent-diversity loss of the conditional generator'))
     ema: float = field(default=0.99, metadata=_opt(lambda v: None if 0 <= v < 1 else 'must be in [0, 1)', 'DFRD: decay of the EMA generator per generator step'))
     w_ema: float = field(default=1.0, metadata=_opt(_nonneg, "DFRD: weight of the EMA generator's samples in the student loss"))
+    kd_clip: float = field(default=0.0, metadata=_opt(_nonneg, "FedFTG / DFRD: clip the norm of the server student's gradient at this value (0: no clipping)"))
 
 @dataclass
 class Spec:

@@ -14,7 +14,7 @@ from .core import *
 from .data import augment_batch
 from .clients import local_train, evaluate, predict
 from .models import extract
-from .fedavg import FedAvg, Ensemble, average_states, derive_seed
+from .fedavg import FedAvg, Ensemble, average_states, derive_seed, check_finite
 
 # %% auto #0
 __all__ = ['LOCAL_CACHE_VERSION', 'GEN_LOSSES', 'cache_root', 'local_key', 'local_key_hash', 'train_local_model',
@@ -374,6 +374,7 @@ class DENSE(OneShot):
             row = dict(epoch=ep, stage=algo, **{f'g_{n}': v for n, v in g.items()}, **self.after_synthesis(ep))
             with self.timer('kd'):
                 row['kd_loss'] = kd_steps(self.model, self.ensemble, self.kd_source(), opt, k.kd_steps, k.kd_batch, k.T, self.precision)
+            check_finite(self.model, f"{algo} epoch {ep}")
             if sched is not None: sched.step()
             if (every and ep % every == 0) or ep == k.epochs:
                 ev = self.evaluate(); row.update(test_acc=ev['acc'], test_loss=ev['loss'])
@@ -630,7 +631,9 @@ class ServerFT(FedAvg):
             for _ in range(k.kd_steps):
                 loss = self._kd(members, tau, p, G)
                 if self.G_ema is not None and k.w_ema: loss = loss + k.w_ema * self._kd(members, tau, p, self.G_ema)
-                opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+                opt.zero_grad(set_to_none=True); loss.backward()
+                if k.kd_clip: torch.nn.utils.clip_grad_norm_(S.parameters(), k.kd_clip)
+                opt.step()
                 sums['kd_loss'] = sums.get('kd_loss', 0.) + loss.item(); n_s += 1
         S.eval()
         return {n: v / max(n_s if n == 'kd_loss' else n_g, 1) for n, v in sums.items()}

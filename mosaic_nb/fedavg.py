@@ -16,8 +16,8 @@ from .models import get_model, coordinate_map, extract, scale_activations
 from .clients import local_train, evaluate, predict, restricted_softmax
 
 # %% auto #0
-__all__ = ['average_states', 'aggregate_covered', 'derive_seed', 'sample_clients', 'Ensemble', 'FedAvg', 'bn_keys', 'FedBN',
-           'FedRS']
+__all__ = ['average_states', 'aggregate_covered', 'derive_seed', 'sample_clients', 'Ensemble', 'check_finite', 'FedAvg',
+           'bn_keys', 'FedBN', 'FedRS']
 
 # %% ../nbs/04_fedavg.ipynb #a915630f
 def average_states(states:list, weights) -> dict:
@@ -106,6 +106,15 @@ class Ensemble(nn.Module):
         for t, s in zip(templates, states):
             m = copy.deepcopy(t); m.load_state_dict(s); models.append(m)
         return cls(models, weights)
+
+# %% ../nbs/04_fedavg.ipynb #b34f10da
+def check_finite(model:nn.Module, # the model just updated
+                 where:str,       # the stage and step, for the message
+                ):
+    "Raise a `MosaicError` if `model` holds a NaN or infinite weight: training diverged."
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise MosaicError(f"{where}: the global model's weights are no longer finite (training diverged); lower the learning rate "
+                          f"(fl.lr, dfkd.kd_lr) or, for FedFTG and DFRD, clip the server student's gradient norm (dfkd.kd_clip)")
 
 # %% ../nbs/04_fedavg.ipynb #85787a53
 class FedAvg:
@@ -237,6 +246,7 @@ class FedAvg:
         for j in progress(range(done, rounds), desc=stage, initial=done, total=rounds):
             self.round_idx += 1
             row = self.round(self.round_idx)
+            check_finite(self.model, f"{stage} round {self.round_idx}")   # before a checkpoint could keep a diverged state
             if (every and self.round_idx % every == 0) or j == rounds - 1:
                 ev = self.evaluate(); row.update(test_acc=ev['acc'], test_loss=ev['loss'])
             row['stage'] = stage

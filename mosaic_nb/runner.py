@@ -31,7 +31,9 @@ PRESETS = {
 ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'fedrs': {'fl.fedrs_alpha': 0.5}, 'feddf': {'dfkd.kd_lr': 1e-3, 'dfkd.T': 1.0, 'dfkd.reset_g': False},
                  'feddafl': {'dfkd.reset_g': False}, 'coboosting': {'dfkd.T': 4.0, 'dfkd.w_bn': 0.0},
                  'fedftg': {'dfkd.T': 1.0, 'dfkd.gen_lr': 0.01, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0},
-                 'dfrd': {'dfkd.T': 10.0, 'dfkd.gen_lr': 2e-4, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0}, 'mosaic': {}}
+                 'dfrd': {'dfkd.T': 10.0, 'dfkd.gen_lr': 2e-4, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0,
+                          'dfkd.kd_clip': 10.0},   # our addition: unclipped, DFRD's T^2-scaled student steps diverge at alpha 0.01 (10_dfkd)
+                 'mosaic': {}}
 # Per-algorithm preset sizes: what an algorithm needs beyond the FL rounds every method shares.
 # The one-shot distillation family (DENSE and its variants) shares its sizes; FedDF multi-round runs g_steps/kd_steps per round.
 _DFKD_PRESETS = {
