@@ -530,6 +530,7 @@ class FedDF(OneShot):
         done = self.resume('feddf')
         for ep in progress(range(done + 1, k.epochs + 1), desc='feddf', initial=done, total=k.epochs):
             row = dict(epoch=ep, stage='feddf', **self.distil(self.ensemble))
+            check_finite(self.model, f'feddf epoch {ep}')
             if (every and ep % every == 0) or ep == k.epochs:
                 ev = self.evaluate(); row.update(test_acc=ev['acc'], test_loss=ev['loss'])
             self._log(row)

@@ -11,7 +11,7 @@ from torch import nn
 from .core import *
 from .data import label_counts
 from .clients import evaluate, predict
-from .fedavg import FedAvg, derive_seed
+from .fedavg import FedAvg, derive_seed, check_finite
 from .models import extract
 from .generators import train_generator, sample_grid, make_generator
 from .experts import class_experts, ExpertBank, LogitExperts
@@ -186,6 +186,7 @@ class Mosaic(FedAvg):
             dh = distill(self.model, teacher, [u['G'] for u in ups], steps=ms.distill_steps, batch_per_gen=ms.distill_batch,
                          lr=ms.distill_lr, T=ms.T, w_kl=ms.w_kl, w_ce=ms.w_ce, w_js=ms.w_js, student_bn=ms.student_bn,
                          precision=self.precision, generator=gz)
+            check_finite(self.model, 'mosaic distillation')   # a diverged student stops here, not after the fine-tune rounds
             acc['student'] = self.evaluate()['acc']
         if self.run is not None:
             for k, v in acc.items(): self.run.log(round=self.round_idx, stage=f'mosaic:{k}', test_acc=v)
