@@ -111,8 +111,9 @@ class Ensemble(nn.Module):
 def check_finite(model:nn.Module, # the model just updated
                  where:str,       # the stage and step, for the message
                 ):
-    "Raise a `MosaicError` if `model` holds a NaN or infinite weight: training diverged."
-    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+    "Raise a `MosaicError` if `model` holds a NaN or infinite weight or BatchNorm statistic: training diverged."
+    ts = [t for t in model.state_dict().values() if t.is_floating_point()]
+    if ts and not bool(torch.stack([torch.isfinite(t).all() for t in ts]).all()):   # one host sync, not one per tensor
         raise MosaicError(f"{where}: the global model's weights are no longer finite (training diverged); lower the learning rate "
                           f"(fl.lr, dfkd.kd_lr) or, for FedFTG and DFRD, clip the server student's gradient norm (dfkd.kd_clip)")
 
