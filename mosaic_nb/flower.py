@@ -151,9 +151,9 @@ def await_nodes(grid, n:int, wait:float=120.):
 
 class FlowerClients:
     "The round loop's transport to Flower nodes: `train` sends each chosen client its start state and returns the replies that came back."
-    def __init__(self, grid, spec:Spec, n:int, timeout:float|None=None, wait:float=120.):
+    def __init__(self, grid, n:int, timeout:float|None=None, wait:float=120.):
         from flwr.app import Message, RecordDict, ConfigRecord
-        self.grid, self.spec_json, self.timeout, self.failed = grid, json.dumps(asdict(spec)), timeout, []
+        self.grid, self.timeout, self.failed = grid, timeout, []
         await_nodes(grid, n, wait)
         ask = [Message(RecordDict({'q': ConfigRecord({'what': 'client'})}), dst_node_id=nid, message_type='query.client') for nid in grid.get_node_ids()]
         self.nodes, errors = {}, []
@@ -163,10 +163,11 @@ class FlowerClients:
         if sorted(self.nodes) != list(range(n)):
             raise MosaicError(f"Flower nodes answered for clients {sorted(self.nodes)}, expected 0..{n - 1}" + (f"; first error: {errors[0]}" if errors else ''))
 
-    def _send(self, kind:str, clients:list, rnd:int, arrays) -> dict:
-        "Send each client its message (`arrays(i)`: name -> ArrayRecord); {client: reply} of those that answered; the rest go to `failed`."
+    def _send(self, kind:str, srv:FedAvg, clients:list, rnd:int, arrays) -> dict:
+        "Send each client its message (`arrays(i)`: name -> ArrayRecord) with `srv`'s spec as it is now; {client: reply} of those that answered; the rest go to `failed`."
         from flwr.app import Message, RecordDict, ConfigRecord
-        msgs = [Message(RecordDict({**arrays(i), 'config': ConfigRecord({'spec': self.spec_json, 'client': int(i), 'round': int(rnd)})}),
+        spec = json.dumps(asdict(srv.spec))   # now, not at the start: Mosaic's fine-tune rounds train with mosaic.finetune_lr as fl.lr
+        msgs = [Message(RecordDict({**arrays(i), 'config': ConfigRecord({'spec': spec, 'client': int(i), 'round': int(rnd)})}),
                         dst_node_id=self.nodes[i], message_type=kind) for i in clients]
         got, out = {m.metadata.src_node_id: m for m in self.grid.send_and_receive(msgs, timeout=self.timeout)}, {}
         for i in sorted(clients):
@@ -186,7 +187,7 @@ class FlowerClients:
     def train(self, srv:FedAvg, chosen:list, rnd:int, start:dict) -> list:
         "Replies of the `chosen` clients in round `rnd`, sorted by client; failures are recorded in `failed` and left out."
         out = []
-        for i, m in self._send('train', chosen, rnd, lambda i: {'arrays': to_record(srv.client_start(i, rnd, start))}).items():
+        for i, m in self._send('train', srv, chosen, rnd, lambda i: {'arrays': to_record(srv.client_start(i, rnd, start))}).items():
             try: state = from_record(m.content.array_records['arrays'], declared(srv, i).state_dict(), f"client {i}")
             except MosaicError as e: self._fail(rnd, i, str(e)); continue
             mt = m.content.metric_records['metrics']
@@ -197,7 +198,7 @@ class FlowerClients:
     def local(self, srv:FedAvg, clients:list, starts) -> dict:
         "The one-shot methods' round: {client: its local model's state}, each trained on its node from `starts(i)` and checked."
         out = {}
-        for i, m in self._send('query.local', clients, 1, lambda i: {'start': to_record(starts(i))}).items():
+        for i, m in self._send('query.local', srv, clients, 1, lambda i: {'start': to_record(starts(i))}).items():
             try: out[i] = from_record(m.content.array_records['state'], declared(srv, i).state_dict(), f"client {i}")
             except (MosaicError, KeyError) as e: self._fail(1, i, str(e))
         if not out: raise self._none('one-shot round', clients, 1)
@@ -210,7 +211,7 @@ class FlowerClients:
         ms, C, glob = srv.ms, srv.data.classes, to_record(srv.model.state_dict()) if srv.shared_params else None
         send = lambda i: {'global': glob} if srv.shared_params else {'start': to_record(local_start(srv, i).state_dict())}
         out = []
-        for i, m in self._send('query.upload', clients, rnd, send).items():
+        for i, m in self._send('query.upload', srv, clients, rnd, send).items():
             a, who = m.content.array_records, f"client {i}"
             try:
                 state = from_record(a['state'], declared(srv, i).state_dict(), who)
@@ -306,7 +307,7 @@ def fit_on_grid(srv:FedAvg,             # a server built by `runner.build`
                 timeout:float|None=None,# seconds to wait for a round's replies
                ) -> dict:
     "Run `srv.fit` with its clients on the nodes of `grid` (one per client); what result.json records about the engine."
-    srv.transport = t = FlowerClients(grid, srv.spec, len(srv.parts), timeout)
+    srv.transport = t = FlowerClients(grid, len(srv.parts), timeout)
     try: srv.fit(stage=stage or srv.spec.algo)
     finally: srv.transport = None
     return dict(nodes=len(srv.parts), failed_clients=t.failed)
