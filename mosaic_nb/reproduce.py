@@ -581,7 +581,7 @@ def reproduce_cli(a) -> int:
         print(list_tables()); return 0
     try: seeds = [int(s) for s in a.seeds.split(',') if s.strip()]
     except ValueError: raise SpecError(f"--seeds must be comma-separated integers such as 0,1,2 (got {a.seeds!r})") from None
-    res = reproduce(a.table, a.preset, seeds, out=a.out, store=a.store, dataset=a.dataset, rows=a.rows, cols=a.cols,
+    res = reproduce(a.table, a.preset, seeds, out=a.out, store=a.store, records=a.records, dataset=a.dataset, rows=a.rows, cols=a.cols,
                     overrides=parse_overrides(a.set) if a.set else None, force=a.force, quiet=a.quiet or None,
                     dry_run=a.dry_run, finished_only=a.finished_only)
     if not a.dry_run: print(res['markdown'], end='')

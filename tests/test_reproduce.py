@@ -69,3 +69,13 @@ def test_list_and_dry_run(cli, tmp_path):
     code, out, _ = cli('reproduce', 'cifar100-main', '--preset', 'paper', '--seeds', '0,1,2', '--dry-run', '--out', tmp_path)
     assert code == 0 and len([l for l in out.splitlines() if l.startswith('[')]) == 90 and out.count('to run') == 90
     assert not (tmp_path/'runs').exists()                             # a dry run writes nothing
+
+def test_records_folder_outside_out_is_read(cli, tmp_path):
+    # --records points at committed run records (here the repository's own main table): a cell they hold is finished
+    # without its run folder, so a table rendered on another machine does not rerun hours of finished cells
+    recs = Path(__file__).parents[1]/'nbs'/'results'/'fmnist-main-cpu'/'records'
+    cell = ['reproduce', 'fmnist-main', '--preset', 'cpu', '--rows', 'fedavg', '--cols', 'alpha 0.01', '--dry-run', '--out', tmp_path]
+    code, out, _ = cli(*cell, '--records', recs)
+    assert code == 0 and ': finished' in out and str(recs) in out, out
+    code, out, _ = cli(*cell)
+    assert code == 0 and ': to run' in out, out
