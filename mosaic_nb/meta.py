@@ -49,6 +49,7 @@ class MetaModel(nn.Module):
                  expert_embedding:bool=True,  # add a learned per-expert vector to each token
                  dropout:float=0.2,           # transformer dropout (code: 0.2)
                  pool:str|None=None,          # 'sum' or 'mean' over tokens; None: sum for C <= 10, else mean (code)
+                 dim_feedforward:int|None=None, # feed-forward width; None: 4*d, at least 64 (code: 2048, nn.Transformer's default)
                 ):
         super().__init__()
         d = d_model or min(classes * classes, 256)
@@ -57,7 +58,7 @@ class MetaModel(nn.Module):
         self.inp = nn.Linear(classes, d)
         self.emb = nn.Parameter(torch.zeros(n_experts, d)) if expert_embedding else None
         self.tf = nn.Transformer(d_model=d, nhead=h, num_encoder_layers=1, num_decoder_layers=1,
-                                 dim_feedforward=max(4 * d, 64), dropout=dropout, batch_first=True)
+                                 dim_feedforward=dim_feedforward or max(4 * d, 64), dropout=dropout, batch_first=True)
         self.out = nn.Linear(d, classes)
 
     def forward(self, tokens:torch.Tensor, mask:torch.Tensor|None=None) -> torch.Tensor:

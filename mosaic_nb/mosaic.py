@@ -20,11 +20,12 @@ from .meta import MetaModel, train_meta, client_prototypes, gate_mask
 from .distill import distill
 
 # %% auto #0
-__all__ = ['CODE_VARIANT', 'STAGES', 'UPLOAD_CACHE_VERSION', 'SERVER_ONLY', 'resolve_mosaic', 'Teacher', 'plot_stages', 'Mosaic',
-           'upload_key']
+__all__ = ['CODE_VARIANT', 'CODE_META_FF', 'STAGES', 'UPLOAD_CACHE_VERSION', 'SERVER_ONLY', 'resolve_mosaic', 'Teacher',
+           'plot_stages', 'Mosaic', 'upload_key']
 
 # %% ../nbs/09_mosaic.ipynb #8f1ed564
 CODE_VARIANT = {'w_ent': 0.0, 'w_bn': 0.0, 'meta_embed': False, 'finetune_lr': 1e-4}
+CODE_META_FF = 2048   # the code's meta transformer keeps nn.Transformer's default feed-forward width
 
 def resolve_mosaic(ms:MosaicSpec, classes:int) -> MosaicSpec:
     "The effective settings: `variant='code'` overrides the fields in `CODE_VARIANT` and the meta width."
@@ -174,7 +175,8 @@ class Mosaic(FedAvg):
                 tokens = bank.head_logits(P, cols).transpose(0, 1)                # (N, E, C)
                 gh = gate_model.head if cols is None else (lambda f: f @ gate_model.head.weight[:, cols].T + gate_model.head.bias)
                 mask = gate_mask(gh(P), min(ms.topk, C), C)[1] if ms.gate == 'topk' else None
-                meta = MetaModel(C, C, d_model=ms.meta_d_model, expert_embedding=ms.meta_embed).to(dev)
+                meta = MetaModel(C, C, d_model=ms.meta_d_model, expert_embedding=ms.meta_embed,
+                                 dim_feedforward=CODE_META_FF if ms.variant == 'code' else None).to(dev)
                 g = torch.Generator().manual_seed(derive_seed(self.spec.seed, 29))
                 ema, mstats = train_meta(meta, tokens, L, steps=ms.meta_steps, batch_size=ms.meta_batch, lr=ms.meta_lr,
                                          ema=ms.meta_ema, mask=mask, generator=g)
