@@ -475,8 +475,11 @@ def save_state(obj, path):
     "Save tensors / a state dict to `path` atomically (torch format, loadable with `load_state`)."
     buf = io.BytesIO(); torch.save(obj, buf); return atomic_write(path, buf.getvalue())
 
-def load_state(path, map_location='cpu'):
-    "Load tensors / a state dict without executing code; missing, corrupt or unsafe files raise `MosaicError`."
+def load_state(path,                  # a file written by `save_state`
+               map_location='cpu',    # where its tensors go
+               expect:type|None=None, # the type it must hold (checkpoints and caches: dict), else `MosaicError`
+              ):
+    "Load tensors / a state dict without executing code; missing, corrupt, unsafe or unexpected files raise `MosaicError`."
     import pickle
     path = Path(path)
     if not path.exists(): raise MosaicError(f"{path} does not exist; check the path or rerun the step that writes it")
@@ -484,12 +487,15 @@ def load_state(path, map_location='cpu'):
         lines = [l.strip() for l in str(e).splitlines() if l.strip()]
         hit = [l for l in lines if 'GLOBAL' in l or l.startswith('Unsupported')]
         return (hit or lines or [type(e).__name__])[0][:120]
-    try: return torch.load(path, map_location=map_location, weights_only=True)
+    try: obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise MosaicError(f"refusing to load {path}: weights-only loading rejected it ({reason(e)}); it may hold code "
                           f"or be corrupt: only load files from sources you trust, saved as plain state dicts") from None
     except Exception as e:   # truncated zip, random bytes, wrong format: all mean the same to the user
         raise MosaicError(f"{path} is corrupt or not a torch file ({reason(e)}); delete it and rerun") from None
+    if expect is not None and not isinstance(obj, expect):
+        raise MosaicError(f"{path} holds a {type(obj).__name__} where a {expect.__name__} was expected: not a file this step wrote; delete it and rerun")
+    return obj
 
 # %% ../nbs/00_core.ipynb #1fdea3cb
 _QUIET = [os.environ.get('MOSAIC_NB_QUIET', '') not in ('', '0')]

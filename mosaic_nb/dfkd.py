@@ -93,7 +93,7 @@ def local_models(spec:Spec, data, parts:list, model:nn.Module,
     path = cache_root()/f"local-{spec.data.dataset}-{spec.model.arch}-{h}.pt"
     dev = next(model.parameters()).device
     if cache and path.exists():
-        try: blob = load_state(path, map_location=dev)
+        try: blob = load_state(path, map_location=dev, expect=dict)
         except MosaicError as e: warnings.warn(f"ignoring a bad cache file and retraining: {e}")
         else:
             if blob.get('key') != key:

@@ -285,7 +285,7 @@ class FedAvg:
         "Load the checkpoint of `stage` if there is one; return how many of its rounds were done (0 without one)."
         self._saved, p = time.monotonic(), self.checkpoint_path(stage)   # the clock of `checkpoint_if_due`
         if p is None or not p.exists(): return 0
-        try: ck = load_state(p)
+        try: ck = load_state(p, expect=dict)
         except MosaicError as e: raise MosaicError(f"{e}; to run this stage from the start delete {p.name} (or rerun with --force)") from None
         mine = spec_hash(self.spec_dict)   # hashed like config.json: spec_from_dict fills options newer than the checkpoint
         try: theirs = spec_hash(spec_from_dict(ck['spec']))

@@ -224,7 +224,7 @@ class Mosaic(FedAvg):
 
     def load_uploads(self, path, key:dict) -> tuple|None:
         "(uploads, warm-up accuracy) from the cache file `path`, with the server restored as it was after the upload; None if the file is corrupt."
-        try: blob = load_state(path, map_location=self.device)
+        try: blob = load_state(path, map_location=self.device, expect=dict)
         except MosaicError as e: warnings.warn(f"ignoring a bad upload cache file and recomputing: {e}"); return None
         if blob.get('key') != key:
             raise MosaicError(f"{path} was written for another setting (its key differs from this run's); delete it and rerun")

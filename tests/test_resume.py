@@ -52,12 +52,14 @@ def _interrupted(tmp_path, cli):
     (out/'result.json').unlink()
     return out, out/'checkpoint-fedavg.pt'
 
-def test_corrupt_checkpoint_is_one_clear_error(tmp_path, cli):
+@pytest.mark.parametrize('damage, says', [('bytes', 'corrupt'), ('tensor', 'holds a Tensor where a dict was expected')])
+def test_corrupt_checkpoint_is_one_clear_error(tmp_path, cli, damage, says):
     out, ck = _interrupted(tmp_path, cli)
-    ck.write_bytes(b'not a checkpoint')
+    if damage == 'bytes': ck.write_bytes(b'not a checkpoint')
+    else: torch.save(torch.zeros(3), ck)                                 # a valid torch file, loaded safely, but no checkpoint
     code, _, err = cli('run', '--dataset', 'synthetic', '--clients', '4', '--rounds', '2', '--preset', 'quick', '--quiet',
                        '--set', 'data.train_size=none', 'model.width=0.25', '--out', out)
-    assert code == 2 and 'corrupt' in err and 'delete checkpoint-fedavg.pt' in err and len(err.strip().splitlines()) == 1, err
+    assert code == 2 and says in err and 'delete checkpoint-fedavg.pt' in err and len(err.strip().splitlines()) == 1, err
     assert ck.exists()                                                    # reported, not deleted
 
 class Payload:
