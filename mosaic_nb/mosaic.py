@@ -15,7 +15,7 @@ from .fedavg import FedAvg, derive_seed, check_finite
 from .models import extract
 from .generators import train_generator, sample_grid, make_generator
 from .experts import class_experts, ExpertBank, LogitExperts
-from .dfkd import local_replies, cache_root
+from .dfkd import local_replies, local_key, cache_root
 from .meta import MetaModel, train_meta, client_prototypes, gate_mask
 from .distill import distill
 
@@ -251,9 +251,10 @@ def upload_key(spec:Spec,        # the experiment
                device,           # the run's device
                precision:str,    # the run's resolved precision
               ) -> dict:
-    "What the clients' uploads depend on: the spec without the server-only Mosaic settings, with the warm-up length as the round budget."
+    "What the clients' uploads depend on: the spec without the server-only Mosaic settings and the baselines' (`dfkd`), with the warm-up length as the round budget."
     d = dataclasses.asdict(spec)
     d['mosaic'] = {k: v for k, v in dataclasses.asdict(ms).items() if k not in SERVER_ONLY}
     d['fl'] = {**d['fl'], 'rounds': warm}
+    d['dfkd'] = local_key(spec) if spec.model.archs else None   # the baselines' settings; clients of other families read the local-model ones
     d.update(version=UPLOAD_CACHE_VERSION, preset=None, device=torch.device(device).type, precision=precision)
     return d
