@@ -4,7 +4,7 @@ import pytest
 from conftest import FMNIST, TINY, read_json, run_console
 
 flwr = pytest.importorskip('flwr', reason="the optional extra: pip install 'mosaic_nb[flower]' (make setup installs it)")
-pytestmark = pytest.mark.xdist_group('ray')   # `pytest -n 2 --dist loadgroup` (make test) runs these one after another in one worker: one Ray at a time
+pytestmark = pytest.mark.xdist_group('ray')   # make test runs this file on its own, after the others: one Ray at a time
 
 def _curve(out):
     "Every logged row (losses included: a saturated test accuracy would hide a client that trained differently)."
@@ -30,6 +30,16 @@ def test_nodes_that_do_not_answer_in_time_are_reported(tmp_path):
     assert r.returncode == 2 and err and 'round 1: none of the 4 clients replied (first: no reply within 0.001 s)' in err[-1], r.stderr[-2000:]
     assert not (tmp_path/'t'/'result.json').exists()
 
+def _actors(pid:int) -> list:
+    "Process ids of the Ray workers running ClientApps that process `pid` started (Ray's raylet is its child, they are the raylet's)."
+    import psutil
+    out = []
+    for c in psutil.Process(pid).children(recursive=True):
+        try:
+            if 'ClientAppActor' in ' '.join(c.cmdline()): out.append(c.pid)
+        except psutil.Error: pass                                            # gone meanwhile
+    return out
+
 def test_a_killed_node_is_reported_and_the_run_goes_on(tmp_path):
     # SIGKILL one of the simulation's worker processes (a Ray actor that runs ClientApps) after round 2: the clients it
     # should have served fail, are left out of their rounds and listed in result.json; the run finishes all its rounds
@@ -45,8 +55,8 @@ def test_a_killed_node_is_reported_and_the_run_goes_on(tmp_path):
     while p.poll() is None and killed is None and time.monotonic() - t0 < 300:
         m = out/'metrics.csv'
         if m.exists() and len(m.read_text().splitlines()) >= 3:             # header + 2 rounds logged
-            pids = subprocess.run(['pgrep', '-f', 'ClientAppActor'], capture_output=True, text=True).stdout.split()
-            if pids: killed = int(pids[0]); os.kill(killed, signal.SIGKILL)
+            pids = _actors(p.pid)                                            # this run's workers, no other Ray's
+            if pids: killed = pids[0]; os.kill(killed, signal.SIGKILL)
         time.sleep(0.1)
     _, err = p.communicate(timeout=600)
     assert killed is not None, 'the run ended before a worker could be killed'
