@@ -5,14 +5,17 @@ BIN     := $(VENV)/bin
 # The tested pins: served from this machine's disk by pip; a user with their own CUDA torch may skip them.
 # The flower extra (flwr[simulation], Ray) is optional for users; development installs it, so its tests run.
 TORCH   ?= torch==2.14.1 torchvision==0.29.1
+# pip at the tested version, and every other package at the versions CI last passed with (constraints.txt),
+# so a clean clone gets the tested environment.
+PIP     ?= pip==26.3
 
 .PHONY: setup run test data clean-runs
 
-$(BIN)/mosaic-nb: settings.ini setup.py
+$(BIN)/mosaic-nb: settings.ini setup.py constraints.txt
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q '$(PIP)'
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev,flower]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,flower]'
 	@touch $@
 
 setup: $(BIN)/mosaic-nb data
