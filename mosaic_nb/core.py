@@ -18,7 +18,7 @@ __all__ = ['DATASETS', 'SCHEMES', 'ARCHS', 'ALGOS', 'SOURCES', 'GATES', 'VARIANT
            'ModelSpec', 'FLSpec', 'MosaicSpec', 'DFKDSpec', 'Spec', 'spec_from_dict', 'validate', 'parse_overrides',
            'apply_overrides', 'spec_hash', 'seed_everything', 'torch_rng', 'get_device', 'cpu_has_bf16',
            'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit', 'env_info',
-           'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer']
+           'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer', 'scratch_dir']
 
 # %% ../nbs/00_core.ipynb #d9411469
 class MosaicError(Exception):
@@ -518,3 +518,12 @@ class Timer:
         t0 = time.perf_counter()
         try: yield
         finally: self.times[stage] = self.times.get(stage, 0.0) + time.perf_counter() - t0
+
+# %% ../nbs/00_core.ipynb #a69959e8
+def scratch_dir(prefix:str='mosaic_nb-', # the folder name's start
+               ) -> Path:
+    "A new temporary folder, removed with everything in it when this process exits (a pool's worker process too)."
+    import multiprocessing.util, shutil
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(str(d), True), exitpriority=0)
+    return d
