@@ -1,9 +1,11 @@
-"The paper-cell benchmark end to end at a tiny CPU scale: its data set, its cut runs and its projection of the paper's counts."
-import json, sys
+"""The benchmarks at a tiny CPU scale, so that a change of the library's API cannot break them unnoticed: the paper-cell
+benchmark end to end (its data set, its cut runs and its projection of the paper's counts), and the others each print
+their ratio against a baseline measured in the same run."""
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
 sys.path.insert(0, str(Path(__file__).parents[1]/'benchmarks'))
-import paper_cell
+import paper_cell, layout, teacher
 from mosaic_nb.data import load_data
 from mosaic_nb.core import load_json
 from mosaic_nb.runner import preset_spec
@@ -48,3 +50,27 @@ def test_paper_cell(tmp_path, capsys):
 def test_unknown_algo(capsys):
     with pytest.raises(SystemExit): paper_cell.main(['--algos', 'fedsgd'])
     assert 'no stage model for fedsgd' in capsys.readouterr().err
+
+def test_layout_prints_both_speedups(capsys):
+    layout.main(['--archs', 'cnn_mnist', '--batch', '8', '--infer', '32', '--chunk', '16', '--warmup', '0', '--repeat', '2'])
+    row = next(l for l in capsys.readouterr().out.splitlines() if l.startswith('| cnn_mnist'))
+    assert row.count('x |') == 2, row                                     # train step and inference, channels-last over contiguous
+
+def test_teacher_times_every_configuration_against_its_baseline(capsys):
+    rows = teacher.main(['--gens', '2', '--batch-per-gen', '4', '--ngf', '8', '--warmup', '0', '--repeat', '1'])
+    assert rows[0]['speedup'] == 1.0 and (rows[0]['experts'], rows[0]['gate'], rows[0]['precision']) == ('loop', 'all', 'fp32')
+    assert {(r['experts'], r['gate'], r['precision']) for r in rows} >= {('vmap', 'all', 'fp32'), ('loop', 'top-3', 'fp32'), ('loop', 'all', 'bf16')}
+    assert all(r['step_ms'] > 0 and r['speedup'] > 0 for r in rows)
+    assert 'measured in this run' in capsys.readouterr().out
+
+def test_upload_cache_rerun_ends_where_the_fresh_run_ended(tmp_path):
+    # its own process: the benchmark points MOSAIC_NB_CACHE at a fresh folder before the library reads it
+    bench = Path(__file__).parents[1]/'benchmarks'/'upload_cache.py'
+    p = subprocess.run([sys.executable, str(bench), '--dataset', 'synthetic', '--clients', '3', '--threads', '1', '--set',
+                        'fl.rounds=3', 'mosaic.finetune_rounds=1', 'data.train_size=none', 'model.width=0.25', 'mosaic.gen_steps=3',
+                        'mosaic.meta_steps=3', 'mosaic.distill_steps=2'],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, 'MOSAIC_NB_QUIET': '1', 'TMPDIR': str(tmp_path)})   # its scratch folder too
+    assert p.returncode == 0, (p.stdout + p.stderr)[-2000:]
+    lines = [l for l in p.stdout.splitlines() if l.startswith('| ') and not l.startswith('| run')]
+    assert [l.split(' | ')[1] for l in lines] == ['miss', 'hit', 'hit'], p.stdout          # fresh, rerun, server side
+    assert 'rerun ends where the fresh run ended (every stage\'s test accuracy): True' in p.stdout
