@@ -32,8 +32,8 @@ data:
 run: setup
 	$(BIN)/mosaic-nb compare --algos fedavg,fedprox,mosaic --dataset fmnist --clients 10 --alpha 0.1 --preset quick --out runs/main
 
-# nbdev_test runs two notebooks at once, and pytest two tests at once (pytest-xdist), then the Flower tests alone: one
-# Ray at a time (one of them kills a Ray worker of its own run, and once, two of them in parallel, Ray actors died mid-run). One torch/OpenMP thread each keeps the two cores from being oversubscribed (two 2-thread
+# nbdev_test runs two notebooks at once, and pytest two tests at once (pytest-xdist), then the Flower tests alone, so
+# that one Ray runs at a time. One torch/OpenMP thread each keeps the two cores from being oversubscribed (two 2-thread
 # kernels on 2 cores made k-means and training several times slower). The notebooks start from an empty
 # cache of local models and Mosaic uploads (.test-cache), so that no test passes on work cached by an older version.
 ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MOSAIC_NB_QUIET=1

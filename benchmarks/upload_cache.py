@@ -11,8 +11,7 @@ Three runs of one setting in the same process, each into a fresh run folder, wit
 The table prints each run's wall time, its stages and its speed-up over the fresh run, and checks that the rerun ends
 exactly where the fresh run did (same test accuracy after every stage).
 """
-import argparse, os, tempfile, time
-from pathlib import Path
+import argparse, os, time
 import torch
 
 def main(argv=None):
@@ -26,9 +25,9 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch decides)')
     a = ap.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
-    tmp = Path(tempfile.mkdtemp(prefix='mosaic-upload-bench-'))
-    os.environ['MOSAIC_NB_CACHE'] = str(tmp/'cache')   # before the library reads it: an empty cache for this benchmark
-    from mosaic_nb.core import parse_overrides, set_quiet
+    from mosaic_nb.core import parse_overrides, scratch_dir, set_quiet
+    tmp = scratch_dir('mosaic-upload-bench-')            # its runs and cache, removed when the benchmark ends
+    os.environ['MOSAIC_NB_CACHE'] = str(tmp/'cache')     # read at each cache access (dfkd.cache_root): an empty cache for this benchmark
     from mosaic_nb.runner import preset_spec, run
     set_quiet(True)
     base = {'data.dataset': a.dataset, 'data.clients': a.clients, 'data.alpha': a.alpha, 'seed': a.seed, **parse_overrides(a.set)}

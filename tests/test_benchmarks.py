@@ -69,7 +69,7 @@ def test_upload_cache_rerun_ends_where_the_fresh_run_ended(tmp_path):
     p = subprocess.run([sys.executable, str(bench), '--dataset', 'synthetic', '--clients', '3', '--threads', '1', '--set',
                         'fl.rounds=3', 'mosaic.finetune_rounds=1', 'data.train_size=none', 'model.width=0.25', 'mosaic.gen_steps=3',
                         'mosaic.meta_steps=3', 'mosaic.distill_steps=2'],
-                       capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, 'MOSAIC_NB_QUIET': '1', 'TMPDIR': str(tmp_path)})   # its scratch folder too
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, 'MOSAIC_NB_QUIET': '1'})
     assert p.returncode == 0, (p.stdout + p.stderr)[-2000:]
     lines = [l for l in p.stdout.splitlines() if l.startswith('| ') and not l.startswith('| run')]
     assert [l.split(' | ')[1] for l in lines] == ['miss', 'hit', 'hit'], p.stdout          # fresh, rerun, server side

@@ -4,7 +4,6 @@ import pytest
 from conftest import FMNIST, TINY, read_json, run_console
 
 flwr = pytest.importorskip('flwr', reason="the optional extra: pip install 'mosaic_nb[flower]' (make setup installs it)")
-pytestmark = pytest.mark.xdist_group('ray')   # make test runs this file on its own, after the others: one Ray at a time
 
 def _curve(out):
     "Every logged row (losses included: a saturated test accuracy would hide a client that trained differently)."
