@@ -393,6 +393,7 @@ def render_markdown(table:Table|str, summary:list, dataset:str, preset:str|None=
     cols = [c for c in t.cols if any(s['col'] == c.label for s in summary)]
     has_pub = bool(t.published.get(dataset))
     at = {(s['row'], s['col']): s for s in summary}
+    ns = sorted({s['n'] for s in summary if s['n']}); full = max(ns, default=0)
     best = {}
     for c in cols:
         ms = [(at[r.label, c.label]['mean'], r.label) for r in rows if not r.reference and (r.label, c.label) in at
@@ -403,13 +404,14 @@ def render_markdown(table:Table|str, summary:list, dataset:str, preset:str|None=
         if s is None: return 'not run' if t.applies(r.label, c.label) else 'n/a'
         v = _fmt(s)
         if s['mean'] is not None and not r.reference and best.get(c.label) == s['mean']: v = f"**{v}**"
+        if 0 < s['n'] < full: v += f" ({s['n']} seed{'s' if s['n'] > 1 else ''})"   # a table in progress: fewer seeds so far
         if has_pub: v += f" / {s['published']:.2f}" if s['published'] is not None else ' / not available'
         return v
-    ns = sorted({s['n'] for s in summary if s['n']})
     head = f"{t.title} ({dataset}" + (f", {preset} preset" if preset else '') + ')'
     lines = [f"**{head}**", '',
              f"Test accuracy (%) of the final global model, {'ours / published' if has_pub else 'ours'}; mean ± standard "
-             f"deviation over {'/'.join(map(str, ns)) or 0} seed(s); bold: the best method of each column.",
+             f"deviation over {full} seed{'' if full == 1 else 's'}{', fewer where a cell says so' if len(ns) > 1 else ''}; "
+             "bold: the best method of each column.",
              '', '| method | ' + ' | '.join(c.label for c in cols) + ' |', '|---' * (len(cols) + 1) + '|']
     lines += ['| ' + r.label + ' | ' + ' | '.join(cell(r, c) for c in cols) + ' |' for r in rows]
     lines += ['', f"Published values: {t.source}." if has_pub else f"Published values: not available for {dataset} ({t.source})."]
