@@ -512,31 +512,36 @@ def _curve(rows:list, algo:str) -> tuple:
 def plot_curves(table:Table|str,  # a `Table` or the name of a registered one
                 lines:list,       # cells.csv lines (`load_cells`, or `reproduce(...)['records']`)
                 folder,           # the table folder their `run_dir`s are relative to
-                seed:int=0,       # which seed's runs to draw
+                seed:int|None=0,  # which seed's runs to draw; None: the mean over the seeds, with a band from min to max
                ):
     "Test accuracy per round (one-shot methods: per distillation epoch): one panel per method, one line per column."
     import matplotlib; matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt, numpy as np
     t, folder = get_table(table), Path(folder)
     curves = {}
     for ln in lines:
-        if int(ln['seed']) != seed or str(ln['status']).startswith('failed') or not ln.get('run_dir'): continue
+        if (seed is not None and int(ln['seed']) != seed) or str(ln['status']).startswith('failed') or not ln.get('run_dir'): continue
         x, xs, ys = _curve(run_metrics(folder/(ln.get('record') or ln['run_dir'])), ln['algo'])   # the record travels
-        if xs: curves[ln['row'], ln['col']] = (x, xs, ys)
+        if xs: curves.setdefault((ln['row'], ln['col']), []).append((x, dict(zip(xs, ys))))
     rows = [r for r in t.rows if any((r.label, c.label) in curves for c in t.cols)]
-    if not rows: raise MosaicError(f"no curves to draw for seed {seed}: none of these cells has per-round metrics")
+    if not rows: raise MosaicError(f"no curves to draw for {'any seed' if seed is None else f'seed {seed}'}: none of these cells has per-round metrics")
     n = len(rows); ncol = min(n, 4); nrow = -(-n // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), sharey=True, squeeze=False)
     for ax, r in zip(axes.flat, rows):
         for c in t.cols:
             if (r.label, c.label) not in curves: continue
-            x, xs, ys = curves[r.label, c.label]
-            ax.plot(xs, ys, marker='.' if len(xs) < 30 else None, label=c.label); ax.set_xlabel(x)
+            runs = curves[r.label, c.label]; x = runs[0][0]
+            xs = sorted(set.intersection(*(set(pts) for _, pts in runs)))    # the points every seed logged
+            Y = np.array([[pts[v] for v in xs] for _, pts in runs])
+            label = c.label + (f" ({len(runs)} seeds)" if len(runs) > 1 else '')
+            line, = ax.plot(xs, Y.mean(0), marker='.' if len(xs) < 30 else None, label=label); ax.set_xlabel(x)
+            if len(runs) > 1: ax.fill_between(xs, Y.min(0), Y.max(0), color=line.get_color(), alpha=.2, lw=0)
         ax.set_title(r.label, fontsize=9); ax.grid(alpha=.3)
     for ax in axes.flat[n:]: ax.axis('off')
     for ax in axes[:, 0]: ax.set_ylabel('test accuracy (%)')
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle(f"{t.name} ({lines[0]['dataset'] if lines else ''}, seed {seed})", fontsize=10); fig.tight_layout()
+    what = f"seed {seed}" if seed is not None else "mean over seeds; band: lowest to highest"
+    fig.suptitle(f"{t.name} ({lines[0]['dataset'] if lines else ''}, {what})", fontsize=10); fig.tight_layout()
     return fig
 
 # %% ../nbs/12_reproduce.ipynb #4a9f433f
