@@ -12,8 +12,8 @@ from .runner import preset_spec, run, default_out
 
 # %% auto #0
 __all__ = ['TABLE_SCALE', 'TABLES', 'RECORD_FORMAT', 'LOCK', 'ONESHOT_ALGOS', 'Row', 'Col', 'Table', 'get_table', 'table_cells',
-           'Store', 'reproduce', 'summarize', 'render_markdown', 'plot_table', 'load_cells', 'render', 'run_metrics',
-           'plot_curves', 'upload_bytes', 'list_tables', 'reproduce_cli']
+           'Store', 'reproduce', 'summarize', 'render_markdown', 'plot_table', 'load_cells', 'render', 'paired_gaps',
+           'run_metrics', 'plot_curves', 'upload_bytes', 'list_tables', 'reproduce_cli']
 
 # %% ../nbs/12_reproduce.ipynb #bd206023
 @dataclass
@@ -485,6 +485,19 @@ def render(table:Table|str, records:list, dataset:str, out=None) -> dict:
         buf = io.BytesIO(); fig.tight_layout(); fig.savefig(buf, format='png', dpi=110); atomic_write(out/'table.png', buf.getvalue())
     import matplotlib.pyplot as plt; plt.close(fig)
     return dict(records=records, summary=summary, markdown=md, out=out)
+
+# %% ../nbs/12_reproduce.ipynb #54fd11cc
+def paired_gaps(records:list,       # cells.csv lines (`load_cells`, or `reproduce(...)['records']`)
+                ref:str='FedAvg',   # the row every other row is set against
+               ) -> dict:
+    "Per (row, column): the gaps to `ref` on the seeds both finished (mean, std, n) and on how many the row is ahead."
+    val = {(x['row'], x['col'], int(x['seed'])): float(x['value']) for x in records
+           if x['value'] not in (None, '') and not str(x['status']).startswith('failed')}
+    gaps = {}
+    for (r, c, s), v in val.items():
+        if r != ref and (ref, c, s) in val: gaps.setdefault((r, c), []).append(v - val[ref, c, s])
+    return {k: dict(mean=statistics.fmean(d), std=statistics.stdev(d) if len(d) > 1 else 0.0, n=len(d), ahead=sum(x > 0 for x in d))
+            for k, d in gaps.items()}
 
 # %% ../nbs/12_reproduce.ipynb #a91fa5b4
 ONESHOT_ALGOS = ('oneshot', 'dense', 'fedadi', 'feddafl', 'coboosting')
