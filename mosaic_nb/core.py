@@ -17,8 +17,8 @@ __all__ = ['DATASETS', 'SCHEMES', 'ARCHS', 'ALGOS', 'SOURCES', 'GATES', 'VARIANT
            'WIDTH_LEVELS', 'MosaicError', 'SpecError', 'parse_widths', 'client_widths', 'client_archs', 'DataSpec',
            'ModelSpec', 'FLSpec', 'MosaicSpec', 'DFKDSpec', 'Spec', 'spec_from_dict', 'validate', 'parse_overrides',
            'apply_overrides', 'spec_hash', 'seed_everything', 'torch_rng', 'get_device', 'cpu_has_bf16',
-           'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit', 'env_info',
-           'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer', 'scratch_dir']
+           'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit', 'cpu_name',
+           'env_info', 'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer', 'scratch_dir']
 
 # %% ../nbs/00_core.ipynb #d9411469
 class MosaicError(Exception):
@@ -414,6 +414,14 @@ def git_commit(path=None) -> str|None:
         return r.stdout.strip() + ('+dirty' if dirty else '')
     except (OSError, subprocess.SubprocessError): return None
 
+def cpu_name() -> str:
+    "The CPU's model name (Linux: /proc/cpuinfo's 'model name'; elsewhere `platform.processor()`), e.g. 'AMD EPYC 7B13'."
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine()
+
 def env_info(device=None) -> dict:
     "Versions, device and git commit: what `env.json` records."
     import importlib.metadata as md
@@ -421,10 +429,10 @@ def env_info(device=None) -> dict:
         try: return md.version(p)
         except md.PackageNotFoundError: return None
     dev = torch.device(device) if device is not None else None
-    name = (torch.cuda.get_device_name(dev) if dev is not None and dev.type == 'cuda' else platform.processor() or platform.machine())
+    name = torch.cuda.get_device_name(dev) if dev is not None and dev.type == 'cuda' else cpu_name()
     return dict(mosaic_nb=ver('mosaic_nb'), python=platform.python_version(), torch=torch.__version__,
                 torchvision=ver('torchvision'), numpy=np.__version__, scikit_learn=ver('scikit-learn'),
-                device=str(dev) if dev is not None else None, device_name=name, threads=torch.get_num_threads(),
+                device=str(dev) if dev is not None else None, device_name=name, cpu=cpu_name(), threads=torch.get_num_threads(),
                 cpu_bf16=cpu_has_bf16(), platform=platform.platform(), git_commit=git_commit(),
                 time=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
 
