@@ -14,7 +14,7 @@ import torch, torch.nn.functional as F
 from mosaic_nb.core import autocast, get_device
 from mosaic_nb.models import get_model
 
-from timing import timed   # benchmarks/timing.py (run as `python benchmarks/NAME.py`)
+from timing import save_report, timed   # benchmarks/timing.py (run as `python benchmarks/NAME.py`)
 
 def setup(arch, shape, classes, dev, layout, batch, infer):
     "A model, an optimiser and data in `layout` (torch.contiguous_format or torch.channels_last)."
@@ -34,6 +34,7 @@ def main(argv=None):
     ap.add_argument('--precision', default='fp32', choices=('fp32', 'bf16'))
     ap.add_argument('--warmup', type=int, default=3); ap.add_argument('--repeat', type=int, default=15)
     ap.add_argument('--threads', type=int, default=None)
+    ap.add_argument('--json', default=None, help='also write the rows, versions and machine to this JSON file')
     a = ap.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
     dev, shape = get_device(a.device), tuple(int(s) for s in a.shape.split(','))
@@ -41,6 +42,7 @@ def main(argv=None):
           f"inference {a.infer} images in chunks of {a.chunk}")
     print(f"| arch | train step contiguous (ms) | channels-last (ms) | speed-up | inference contiguous (ms) | channels-last (ms) | speed-up |")
     print("|---|---|---|---|---|---|---|")
+    rows = []
     for arch in a.archs.split(','):
         res = {}
         for name, layout in (('contiguous', torch.contiguous_format), ('channels_last', torch.channels_last)):
@@ -57,5 +59,10 @@ def main(argv=None):
             res[name] = (timed(step, dev, a.warmup, a.repeat), timed(infer, dev, 1, max(3, a.repeat // 3)))
         (tc, ic), (tl, il) = res['contiguous'], res['channels_last']
         print(f"| {arch} | {tc*1e3:.1f} | {tl*1e3:.1f} | {tc/tl:.2f}x | {ic*1e3:.0f} | {il*1e3:.0f} | {ic/il:.2f}x |")
+        rows.append(dict(arch=arch, train_contiguous_ms=round(tc * 1e3, 2), train_channels_last_ms=round(tl * 1e3, 2),
+                         train_speedup=round(tc / tl, 3), infer_contiguous_ms=round(ic * 1e3, 1),
+                         infer_channels_last_ms=round(il * 1e3, 1), infer_speedup=round(ic / il, 3)))
+    if a.json: save_report(a.json, rows, dev, args=vars(a))
+    return rows
 
 if __name__ == '__main__': main()

@@ -21,7 +21,7 @@ from mosaic_nb.meta import MetaModel
 from mosaic_nb.distill import distill
 from mosaic_nb.mosaic import Teacher
 
-from timing import timed   # benchmarks/timing.py (run as `python benchmarks/NAME.py`)
+from timing import save_report, timed   # benchmarks/timing.py (run as `python benchmarks/NAME.py`)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -30,7 +30,7 @@ def main(argv=None):
     ap.add_argument('--gens', type=int, default=10, help='client generators'); ap.add_argument('--batch-per-gen', type=int, default=32)
     ap.add_argument('--ngf', type=int, default=64); ap.add_argument('--device', default='auto')
     ap.add_argument('--warmup', type=int, default=2); ap.add_argument('--repeat', type=int, default=5)
-    ap.add_argument('--threads', type=int, default=None); ap.add_argument('--json', default=None, help='also write the rows here')
+    ap.add_argument('--threads', type=int, default=None); ap.add_argument('--json', default=None, help='also write the rows, versions and machine to this JSON file')
     a = ap.parse_args(argv)
     set_quiet(True)
     if a.threads: torch.set_num_threads(a.threads)
@@ -67,10 +67,7 @@ def main(argv=None):
     print('| ' + ' | '.join(cols) + ' |\n|' + '---|' * len(cols))
     for r in rows: print('| ' + ' | '.join(str(r[c]) for c in cols) + ' |')
     print('speedup = baseline step time (loop, all, fp32; first row) / this step time, measured in this run')
-    if a.json:
-        from pathlib import Path
-        from mosaic_nb.core import save_json
-        save_json(dict(args=vars(a), device=str(dev), bf16=bf, rows=rows), Path(a.json))
+    if a.json: save_report(a.json, rows, dev, args=vars(a), bf16=bf)
     return rows
 
 if __name__ == '__main__': main()

@@ -1,5 +1,6 @@
-"""Timing helpers shared by the benchmark scripts: device sync and the median of repeated calls."""
-import statistics, time
+"""Helpers shared by the benchmark scripts: device sync, the median of repeated calls, and the report a run leaves."""
+import statistics, sys, time
+from pathlib import Path
 import torch
 
 def sync(dev):
@@ -12,3 +13,8 @@ def timed(fn, dev, warmup, repeat):
     for _ in range(repeat):
         sync(dev); t0 = time.perf_counter(); fn(); sync(dev); ts.append(time.perf_counter() - t0)
     return statistics.median(ts)
+
+def save_report(path, rows:list, device=None, **meta):
+    "Write a benchmark's rows with the command line, versions, machine and commit (`env_info`) to the JSON file `path`."
+    from mosaic_nb.core import env_info, save_json
+    return save_json(dict(command=' '.join(['python', *sys.argv]), env=env_info(device), **meta, rows=rows), Path(path))

@@ -11,7 +11,7 @@ Three runs of one setting in the same process, each into a fresh run folder, wit
 The table prints each run's wall time, its stages and its speed-up over the fresh run, and checks that the rerun ends
 exactly where the fresh run did (same test accuracy after every stage).
 """
-import argparse, os, time
+import argparse, os, sys, time
 import torch
 
 def main(argv=None):
@@ -23,9 +23,10 @@ def main(argv=None):
     ap.add_argument('--server', nargs='*', default=['mosaic.tokens=shared'], metavar='KEY=VALUE',
                     help='server-only overrides of the third run (default mosaic.tokens=shared)')
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch decides)')
+    ap.add_argument('--json', default=None, help='also write the rows, versions and machine to this JSON file')
     a = ap.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
-    from mosaic_nb.core import parse_overrides, scratch_dir, set_quiet
+    from mosaic_nb.core import get_device, parse_overrides, scratch_dir, set_quiet
     tmp = scratch_dir('mosaic-upload-bench-')            # its runs and cache, removed when the benchmark ends
     os.environ['MOSAIC_NB_CACHE'] = str(tmp/'cache')     # read at each cache access (dfkd.cache_root): an empty cache for this benchmark
     from mosaic_nb.runner import preset_spec, run
@@ -47,6 +48,12 @@ def main(argv=None):
               f"{r['test_acc']:.2f} | {rows[0][1] / wall:.2f} |", flush=True)
     same = rows[1][2]['stage_acc'] == rows[0][2]['stage_acc'] and rows[1][2]['test_acc'] == rows[0][2]['test_acc']
     print(f"\nrerun ends where the fresh run ended (every stage's test accuracy): {same}")
+    if a.json:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from timing import save_report
+        save_report(a.json, [dict(run=n, cache_hit=r['upload_cache']['hit'], wall_s=round(w, 1), times=r['times'],
+                                  stage_acc=r['stage_acc'], test_acc=r['test_acc'], speedup=round(rows[0][1] / w, 2))
+                             for n, w, r in rows], get_device(preset_spec(a.preset, 'mosaic', base).device), args=vars(a), rerun_identical=same)
     return 0 if same else 1
 
 if __name__ == '__main__':

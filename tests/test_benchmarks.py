@@ -51,13 +51,23 @@ def test_unknown_algo(capsys):
     with pytest.raises(SystemExit): paper_cell.main(['--algos', 'fedsgd'])
     assert 'no stage model for fedsgd' in capsys.readouterr().err
 
-def test_layout_prints_both_speedups(capsys):
-    layout.main(['--archs', 'cnn_mnist', '--batch', '8', '--infer', '32', '--chunk', '16', '--warmup', '0', '--repeat', '2'])
+def _report(path, rows):
+    "A benchmark's JSON report: its rows, and what produced them (command, versions, machine, commit)."
+    rep = load_json(path)
+    assert rep['rows'] == rows and rep['command'].startswith('python ')
+    assert {'torch', 'cpu', 'device_name', 'threads', 'git_commit'} <= set(rep['env'])
+    return rep
+
+def test_layout_prints_both_speedups(capsys, tmp_path):
+    rows = layout.main(['--archs', 'cnn_mnist', '--batch', '8', '--infer', '32', '--chunk', '16', '--warmup', '0', '--repeat', '2',
+                        '--json', str(tmp_path/'layout.json')])
     row = next(l for l in capsys.readouterr().out.splitlines() if l.startswith('| cnn_mnist'))
     assert row.count('x |') == 2, row                                     # train step and inference, channels-last over contiguous
+    assert _report(tmp_path/'layout.json', rows)['args']['archs'] == 'cnn_mnist' and rows[0]['train_speedup'] > 0
 
-def test_teacher_times_every_configuration_against_its_baseline(capsys):
-    rows = teacher.main(['--gens', '2', '--batch-per-gen', '4', '--ngf', '8', '--warmup', '0', '--repeat', '1'])
+def test_teacher_times_every_configuration_against_its_baseline(capsys, tmp_path):
+    rows = teacher.main(['--gens', '2', '--batch-per-gen', '4', '--ngf', '8', '--warmup', '0', '--repeat', '1', '--json', str(tmp_path/'t.json')])
+    assert _report(tmp_path/'t.json', rows)['env']['device'] == 'cpu'
     assert rows[0]['speedup'] == 1.0 and (rows[0]['experts'], rows[0]['gate'], rows[0]['precision']) == ('loop', 'all', 'fp32')
     assert {(r['experts'], r['gate'], r['precision']) for r in rows} >= {('vmap', 'all', 'fp32'), ('loop', 'top-3', 'fp32'), ('loop', 'all', 'bf16')}
     assert all(r['step_ms'] > 0 and r['speedup'] > 0 for r in rows)
@@ -68,9 +78,11 @@ def test_upload_cache_rerun_ends_where_the_fresh_run_ended(tmp_path):
     bench = Path(__file__).parents[1]/'benchmarks'/'upload_cache.py'
     p = subprocess.run([sys.executable, str(bench), '--dataset', 'synthetic', '--clients', '3', '--threads', '1', '--set',
                         'fl.rounds=3', 'mosaic.finetune_rounds=1', 'data.train_size=none', 'model.width=0.25', 'mosaic.gen_steps=3',
-                        'mosaic.meta_steps=3', 'mosaic.distill_steps=2'],
+                        'mosaic.meta_steps=3', 'mosaic.distill_steps=2', '--json', str(tmp_path/'u.json')],
                        capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, 'MOSAIC_NB_QUIET': '1'})
     assert p.returncode == 0, (p.stdout + p.stderr)[-2000:]
     lines = [l for l in p.stdout.splitlines() if l.startswith('| ') and not l.startswith('| run')]
     assert [l.split(' | ')[1] for l in lines] == ['miss', 'hit', 'hit'], p.stdout          # fresh, rerun, server side
     assert 'rerun ends where the fresh run ended (every stage\'s test accuracy): True' in p.stdout
+    rep = load_json(tmp_path/'u.json')
+    assert [r['cache_hit'] for r in rep['rows']] == [False, True, True] and rep['rerun_identical'] and rep['rows'][0]['speedup'] == 1.0
