@@ -11,9 +11,9 @@ prints the median step time, the teacher's share of it and the speed-up over the
 random: the cost of a forward pass does not depend on their values. bf16 on a CPU without native bf16
 instructions (AVX512-BF16 / AMX) is emulated and slow; the table says which case this machine is.
 """
-import argparse, copy, json, platform
+import argparse, copy
 import torch
-from mosaic_nb.core import autocast, cpu_has_bf16, get_device, set_quiet, torch_rng
+from mosaic_nb.core import autocast, cpu_has_bf16, cpu_name, get_device, set_quiet, torch_rng
 from mosaic_nb.models import get_model
 from mosaic_nb.generators import make_generator
 from mosaic_nb.experts import ExpertBank
@@ -61,7 +61,7 @@ def main(argv=None):
                          teacher_share=round(t_teacher / t_step, 2), speedup=round(base / t_step, 2)))
     bf = 'native' if dev.type == 'cuda' or cpu_has_bf16() else 'emulated (no AVX512-BF16/AMX on this CPU)'
     print(f"# one distillation step: {a.arch} {shape}, {C} experts, {a.gens} generators x {a.batch_per_gen} images, "
-          f"device {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or platform.machine()}, "
+          f"device {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else cpu_name()}, "
           f"{torch.get_num_threads()} threads), torch {torch.__version__}, bf16 {bf}")
     cols = list(rows[0])
     print('| ' + ' | '.join(cols) + ' |\n|' + '---|' * len(cols))
