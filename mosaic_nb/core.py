@@ -368,12 +368,15 @@ def autocast(device, precision:str='fp32'):
     return torch.autocast(device_type=dev, dtype=torch.bfloat16)
 
 # %% ../nbs/00_core.ipynb #fb282cef
+_UMASK = os.umask(0o022); os.umask(_UMASK)   # read once, at import: setting it is the only way to read it
+
 def atomic_write(path, data:bytes|str):
-    "Write `data` to `path` atomically (temporary file in the same folder, fsync, rename)."
+    "Write `data` to `path` atomically (temporary file in the same folder, fsync, rename), with the permissions `open` would give."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     mode = 'wb' if isinstance(data, bytes) else 'w'
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)   # mkstemp makes it owner-only (0600): colleagues could not read a shared run folder
         with os.fdopen(fd, mode) as f:
             f.write(data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
