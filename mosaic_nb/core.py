@@ -16,9 +16,10 @@ from tqdm.auto import tqdm
 __all__ = ['DATASETS', 'SCHEMES', 'ARCHS', 'ALGOS', 'SOURCES', 'GATES', 'VARIANTS', 'PRECISIONS', 'DEVICES', 'SUBMODELS',
            'WIDTH_LEVELS', 'MosaicError', 'SpecError', 'parse_widths', 'client_widths', 'client_archs', 'DataSpec',
            'ModelSpec', 'FLSpec', 'MosaicSpec', 'DFKDSpec', 'Spec', 'spec_from_dict', 'validate', 'parse_overrides',
-           'apply_overrides', 'spec_hash', 'seed_everything', 'torch_rng', 'get_device', 'cpu_has_bf16',
-           'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit', 'cpu_name',
-           'env_info', 'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer', 'scratch_dir']
+           'apply_overrides', 'late_defaults', 'hashed_view', 'spec_hash', 'seed_everything', 'torch_rng', 'get_device',
+           'cpu_has_bf16', 'resolve_precision', 'autocast', 'atomic_write', 'save_json', 'load_json', 'git_commit',
+           'cpu_name', 'env_info', 'RunDir', 'save_state', 'load_state', 'set_quiet', 'progress', 'Timer',
+           'scratch_dir']
 
 # %% ../nbs/00_core.ipynb #d9411469
 class MosaicError(Exception):
@@ -40,9 +41,9 @@ DEVICES = ('auto', 'cpu', 'cuda', 'mps')
 SUBMODELS = ('heterofl', 'fedrolex')   # which channels a width-reduced client holds: leading, or a window rolling each round
 WIDTH_LEVELS = dict(a=1.0, b=0.5, c=0.25, d=0.125, e=0.0625)   # HeteroFL's model-rate letters
 
-def _opt(check, help=''):
-    "Field metadata: `check(v)` returns an error fragment, or None when `v` is fine."
-    return dict(check=check, help=help)
+def _opt(check, help='', late:bool=False):
+    "Field metadata: `check(v)` returns an error fragment, or None when `v` is fine; `late`: added after results were recorded (see `spec_hash`)."
+    return dict(check=check, help=help, late=late)
 
 def _choice(options):  return lambda v: None if v in options else f"must be one of {', '.join(options)}"
 def _pos(v):           return None if v > 0 else 'must be > 0'
@@ -174,6 +175,9 @@ class MosaicSpec:
     w_js: float = field(default=1.0, metadata=_opt(_nonneg, 'Jensen-Shannon weight'))
     student_bn: str = field(default='eval', metadata=_opt(_choice(('eval', 'train')), 'student BatchNorm mode while distilling'))
     compat_drop_class0: bool = field(default=False, metadata=_opt(lambda v: None, "reproduce the code's bug that drops class 0 from real batches"))
+    div_over: str = field(default='client', metadata=_opt(_choice(('client', 'all')), "generator diversity loss over the client's own classes, or all classes (code)", late=True))
+    js: str = field(default='jsd', metadata=_opt(_choice(('jsd', 'code')), "distillation's third term: the Jensen-Shannon divergence, or the released code's logit-averaged term (code)", late=True))
+    meta_ff: int|None = field(default=None, metadata=_opt(_optional(_posint), "meta transformer feed-forward width (None: 4 x token width, at least 64; code: 2048)", late=True))
 
 @dataclass
 class DFKDSpec:
@@ -320,9 +324,22 @@ def apply_overrides(spec:Spec, overrides:list|dict|None) -> Spec:
     return spec_from_dict(d)
 
 # %% ../nbs/00_core.ipynb #37f77d9b
+def late_defaults() -> dict:
+    "{(section, option): default} of the options marked `late`: hashed only when set away from their default."
+    base = Spec()
+    return {(s.name, f.name): f.default for s in fields(base) if is_dataclass(sub := getattr(base, s.name))
+            for f in fields(sub) if f.metadata.get('late')}
+
+def hashed_view(d:dict) -> dict:
+    "A copy of spec dict `d` without the late options that hold their defaults: what `spec_hash` (and the upload cache key) hash."
+    d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
+    for (sec, name), default in late_defaults().items():
+        if isinstance(d.get(sec), dict) and name in d[sec] and d[sec][name] == default: del d[sec][name]
+    return d
+
 def spec_hash(spec, n:int=12) -> str:
-    "Stable short hash of a spec (dataclass or dict) over its canonical JSON."
-    d = asdict(spec) if is_dataclass(spec) else spec
+    "Stable short hash of a spec (dataclass or dict) over its canonical JSON, late options at their defaults left out."
+    d = hashed_view(asdict(spec) if is_dataclass(spec) else spec)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 # %% ../nbs/00_core.ipynb #5c043436

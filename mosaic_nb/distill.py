@@ -13,7 +13,7 @@ from .core import *
 from .generators import sample
 
 # %% auto #0
-__all__ = ['kd_kl', 'kd_ce', 'kd_js', 'kd_loss', 'generator_batch', 'distill']
+__all__ = ['kd_kl', 'kd_ce', 'kd_js', 'kd_js_code', 'kd_loss', 'generator_batch', 'distill']
 
 # %% ../nbs/08_distill.ipynb #c62f8650
 def kd_kl(student:torch.Tensor, teacher:torch.Tensor, T:float=1.0) -> torch.Tensor:
@@ -31,11 +31,21 @@ def kd_js(student:torch.Tensor, teacher:torch.Tensor, T:float=1.0) -> torch.Tens
     lm = torch.logsumexp(torch.stack([lp, lq]), 0) - np.log(2.0)
     return 0.5 * (F.kl_div(lm, lp, log_target=True, reduction='batchmean') + F.kl_div(lm, lq, log_target=True, reduction='batchmean'))
 
-def kd_loss(student, teacher, T:float=1.0, w_kl:float=0.8, w_ce:float=0.2, w_js:float=1.0) -> torch.Tensor:
+def kd_js_code(student:torch.Tensor, teacher:torch.Tensor, T:float=1.0) -> torch.Tensor:
+    "The released code's 'JS' term: KL(softmax(m) || softmax(each side)), halved and summed, m the mean of the two logit vectors (unbounded)."
+    p, q = student.float() / T, teacher.float() / T
+    lm = F.log_softmax(0.5 * (p + q), -1)
+    return 0.5 * (F.kl_div(F.log_softmax(p, -1), lm, log_target=True, reduction='batchmean')
+                  + F.kl_div(F.log_softmax(q, -1), lm, log_target=True, reduction='batchmean'))
+
+def kd_loss(student, teacher, T:float=1.0, w_kl:float=0.8, w_ce:float=0.2, w_js:float=1.0,
+            js:str='jsd',   # 'jsd': the Jensen-Shannon divergence; 'code': the released code's term (`kd_js_code`)
+           ) -> torch.Tensor:
     "Mosaic's distillation loss: w_kl * KL + w_ce * CE(argmax) + w_js * JS."
+    if js not in ('jsd', 'code'): raise MosaicError(f"unknown JS term {js!r}; use 'jsd' or 'code'")
     loss = w_kl * kd_kl(student, teacher, T)
     if w_ce: loss = loss + w_ce * kd_ce(student, teacher)
-    if w_js: loss = loss + w_js * kd_js(student, teacher, T)
+    if w_js: loss = loss + w_js * (kd_js if js == 'jsd' else kd_js_code)(student, teacher, T)
     return loss
 
 # %% ../nbs/08_distill.ipynb #bf7e05f4
@@ -50,6 +60,7 @@ def distill(student:nn.Module,          # the model to train (in place), e.g. th
             batch_per_gen:int=32,       # images drawn from each generator per step
             lr:float=1e-4,              # Adam learning rate (code: 1e-4; 1e-5 for CIFAR-100)
             T:float=1.0, w_kl:float=0.8, w_ce:float=0.2, w_js:float=1.0,  # loss (code values)
+            js:str='jsd',               # the third term: 'jsd' (Jensen-Shannon) or 'code' (the released code's, `kd_js_code`)
             student_bn:str='eval',      # 'eval': BN statistics frozen (code); 'train': batch statistics
             precision:str='fp32',       # 'bf16' autocasts student and teacher forwards
             generator:torch.Generator|None=None, # RNG for z
@@ -67,7 +78,7 @@ def distill(student:nn.Module,          # the model to train (in place), e.g. th
         with torch.no_grad(), autocast(dev, precision): t = teacher(x).float()
         student.train(student_bn == 'train')
         with autocast(dev, precision): s = student(x)
-        loss = kd_loss(s, t, T, w_kl, w_ce, w_js)
+        loss = kd_loss(s, t, T, w_kl, w_ce, w_js, js)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
         row = dict(step=step, loss=loss.item(), agree=(s.argmax(-1) == t.argmax(-1)).float().mean().item() * 100)
         if eval_fn is not None and step in eval_at: row.update(eval_fn(student))

@@ -20,12 +20,12 @@ from .meta import MetaModel, train_meta, client_prototypes, gate_mask
 from .distill import distill
 
 # %% auto #0
-__all__ = ['CODE_VARIANT', 'CODE_META_FF', 'STAGES', 'UPLOAD_CACHE_VERSION', 'SERVER_ONLY', 'resolve_mosaic', 'Teacher',
-           'plot_stages', 'Mosaic', 'upload_key']
+__all__ = ['CODE_VARIANT', 'STAGES', 'UPLOAD_CACHE_VERSION', 'SERVER_ONLY', 'resolve_mosaic', 'Teacher', 'plot_stages', 'Mosaic',
+           'upload_key']
 
 # %% ../nbs/09_mosaic.ipynb #8f1ed564
-CODE_VARIANT = {'w_ent': 0.0, 'w_bn': 0.0, 'meta_embed': False, 'finetune_lr': 1e-4}
-CODE_META_FF = 2048   # the code's meta transformer keeps nn.Transformer's default feed-forward width
+CODE_VARIANT = {'w_ent': 0.0, 'w_bn': 0.0, 'meta_embed': False, 'finetune_lr': 1e-4, 'div_over': 'all', 'js': 'code',
+                'meta_ff': 2048}   # 2048: the code's meta transformer keeps nn.Transformer's default feed-forward width
 
 def resolve_mosaic(ms:MosaicSpec, classes:int) -> MosaicSpec:
     "The effective settings: `variant='code'` overrides the fields in `CODE_VARIANT` and the meta width."
@@ -105,7 +105,7 @@ class Mosaic(FedAvg):
         G, gstats = train_generator(local, x, y, steps=ms.gen_steps, batch_size=ms.gen_batch, nz=ms.nz, ngf=ms.ngf,
                                     ndf=ms.ndf, lr=ms.gen_lr, w_adv=ms.w_adv, w_ent=ms.w_ent, w_div=ms.w_div,
                                     w_bn=ms.w_bn, tau=ms.tau, generator=g, precision=self.precision,
-                                    compat_drop_class0=ms.compat_drop_class0)
+                                    compat_drop_class0=ms.compat_drop_class0, div_over=ms.div_over)
         P, L = (client_prototypes(self.shared, x, y, k=ms.proto_k, precision=self.precision)   # the feature space every client holds
                 if self.shared is not None else (None, None))
         counts = torch.bincount(y, minlength=self.data.classes).cpu().numpy()
@@ -176,7 +176,7 @@ class Mosaic(FedAvg):
                 gh = gate_model.head if cols is None else (lambda f: f @ gate_model.head.weight[:, cols].T + gate_model.head.bias)
                 mask = gate_mask(gh(P), min(ms.topk, C), C)[1] if ms.gate == 'topk' else None
                 meta = MetaModel(C, C, d_model=ms.meta_d_model, expert_embedding=ms.meta_embed,
-                                 dim_feedforward=CODE_META_FF if ms.variant == 'code' else None).to(dev)
+                                 dim_feedforward=ms.meta_ff).to(dev)
                 g = torch.Generator().manual_seed(derive_seed(self.spec.seed, 29))
                 ema, mstats = train_meta(meta, tokens, L, steps=ms.meta_steps, batch_size=ms.meta_batch, lr=ms.meta_lr,
                                          ema=ms.meta_ema, mask=mask, generator=g)
@@ -186,7 +186,7 @@ class Mosaic(FedAvg):
         with T('distill'):
             gz = torch_rng(derive_seed(self.spec.seed, 31), dev)
             dh = distill(self.model, teacher, [u['G'] for u in ups], steps=ms.distill_steps, batch_per_gen=ms.distill_batch,
-                         lr=ms.distill_lr, T=ms.T, w_kl=ms.w_kl, w_ce=ms.w_ce, w_js=ms.w_js, student_bn=ms.student_bn,
+                         lr=ms.distill_lr, T=ms.T, w_kl=ms.w_kl, w_ce=ms.w_ce, w_js=ms.w_js, js=ms.js, student_bn=ms.student_bn,
                          precision=self.precision, generator=gz)
             check_finite(self.model, 'mosaic distillation')   # a diverged student stops here, not after the fine-tune rounds
             acc['student'] = self.evaluate()['acc']
@@ -242,8 +242,9 @@ class Mosaic(FedAvg):
 
 # %% ../nbs/09_mosaic.ipynb #18ad98b7
 UPLOAD_CACHE_VERSION = 1
-SERVER_ONLY = ('variant', 'meta_steps', 'meta_lr', 'meta_batch', 'meta_ema', 'meta_embed', 'meta_d_model', 'gate', 'topk', 'expert_eval',
-               'tokens', 'distill_steps', 'distill_batch', 'distill_lr', 'T', 'w_kl', 'w_ce', 'w_js', 'student_bn', 'finetune_rounds', 'finetune_lr')
+SERVER_ONLY = ('variant', 'meta_steps', 'meta_lr', 'meta_batch', 'meta_ema', 'meta_embed', 'meta_d_model', 'meta_ff', 'gate', 'topk',
+               'expert_eval', 'tokens', 'distill_steps', 'distill_batch', 'distill_lr', 'T', 'w_kl', 'w_ce', 'w_js', 'js', 'student_bn',
+               'finetune_rounds', 'finetune_lr')
 
 def upload_key(spec:Spec,        # the experiment
                ms:MosaicSpec,    # its resolved Mosaic settings (`resolve_mosaic`; `variant` is folded into them)
@@ -251,10 +252,10 @@ def upload_key(spec:Spec,        # the experiment
                device,           # the run's device
                precision:str,    # the run's resolved precision
               ) -> dict:
-    "What the clients' uploads depend on: the spec without the server-only Mosaic settings and the baselines' (`dfkd`), with the warm-up length as the round budget."
+    "What the clients' uploads depend on: the spec without the server-only Mosaic settings and the baselines' (`dfkd`), with the warm-up length as the round budget; late options at their defaults left out, as `spec_hash` does, so that adding one keeps the caches."
     d = dataclasses.asdict(spec)
     d['mosaic'] = {k: v for k, v in dataclasses.asdict(ms).items() if k not in SERVER_ONLY}
     d['fl'] = {**d['fl'], 'rounds': warm}
     d['dfkd'] = local_key(spec) if spec.model.archs else None   # the baselines' settings; clients of other families read the local-model ones
     d.update(version=UPLOAD_CACHE_VERSION, preset=None, device=torch.device(device).type, precision=precision)
-    return d
+    return hashed_view(d)
