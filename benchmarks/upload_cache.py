@@ -30,7 +30,9 @@ def main(argv=None):
     tmp = scratch_dir('mosaic-upload-bench-')            # its runs and cache, removed when the benchmark ends
     os.environ['MOSAIC_NB_CACHE'] = str(tmp/'cache')     # read at each cache access (dfkd.cache_root): an empty cache for this benchmark
     from mosaic_nb.runner import preset_spec, run
+    from mosaic_nb.core import env_info
     set_quiet(True)
+    env = env_info(get_device(preset_spec(a.preset, 'mosaic', {}).device))   # the code and machine as the runs start (they take minutes)
     base = {'data.dataset': a.dataset, 'data.clients': a.clients, 'data.alpha': a.alpha, 'seed': a.seed, **parse_overrides(a.set)}
     specs = [('fresh', base), ('rerun', base), ('server side', {**base, **parse_overrides(a.server)})]
     print(f"Mosaic, {a.preset} preset, {a.dataset}, {a.clients} clients, alpha {a.alpha:g}, seed {a.seed}; "
@@ -53,7 +55,7 @@ def main(argv=None):
         from timing import save_report
         save_report(a.json, [dict(run=n, cache_hit=r['upload_cache']['hit'], wall_s=round(w, 1), times=r['times'],
                                   stage_acc=r['stage_acc'], test_acc=r['test_acc'], speedup=round(rows[0][1] / w, 2))
-                             for n, w, r in rows], get_device(preset_spec(a.preset, 'mosaic', base).device), args=vars(a), rerun_identical=same)
+                             for n, w, r in rows], env=env, args=vars(a), rerun_identical=same)
     return 0 if same else 1
 
 if __name__ == '__main__':
