@@ -178,6 +178,7 @@ class MosaicSpec:
     div_over: str = field(default='client', metadata=_opt(_choice(('client', 'all')), "generator diversity loss over the client's own classes, or all classes (code)", late=True))
     js: str = field(default='jsd', metadata=_opt(_choice(('jsd', 'code')), "distillation's third term: the Jensen-Shannon divergence, or the released code's logit-averaged term (code)", late=True))
     meta_ff: int|None = field(default=None, metadata=_opt(_optional(_posint), "meta transformer feed-forward width (None: 4 x token width, at least 64; code: 2048)", late=True))
+    gen_classifier: str = field(default='global', metadata=_opt(_choice(('global', 'local')), "the classifier each client's generator trains against: global: its model after the upload round (paper); local: its one-shot model trained from the initial model on its own data alone, dfkd.local_* settings (code: 50 epochs)", late=True))
 
 @dataclass
 class DFKDSpec:

@@ -25,7 +25,8 @@ __all__ = ['CODE_VARIANT', 'STAGES', 'UPLOAD_CACHE_VERSION', 'SERVER_ONLY', 'res
 
 # %% ../nbs/09_mosaic.ipynb #8f1ed564
 CODE_VARIANT = {'w_ent': 0.0, 'w_bn': 0.0, 'meta_embed': False, 'finetune_lr': 1e-4, 'div_over': 'all', 'js': 'code',
-                'meta_ff': 2048}   # 2048: the code's meta transformer keeps nn.Transformer's default feed-forward width
+                'meta_ff': 2048,   # the code's meta transformer keeps nn.Transformer's default feed-forward width
+                'gen_classifier': 'local'}   # the code's generators train against a local-only model (its 50 epochs: dfkd.local_epochs=50)
 
 def resolve_mosaic(ms:MosaicSpec, classes:int) -> MosaicSpec:
     "The effective settings: `variant='code'` overrides the fields in `CODE_VARIANT` and the meta width."
@@ -90,7 +91,9 @@ def plot_stages(acc:dict,                   # stage -> test accuracy (%), as in 
 class Mosaic(FedAvg):
     "Mosaic: FedAvg warm-up, one-shot upload (generator, prototypes, counts), experts + meta teacher, distillation, fine-tune."
 
-    def upload(self, i:int, rnd:int, local_state:dict|None=None) -> dict:
+    def upload(self, i:int, rnd:int, local_state:dict|None=None,
+               gen_state:dict|None=None,   # the classifier the generator trains against (`gen_classifier='local'`); None: the uploaded model
+              ) -> dict:
         "Client i's one-shot upload: local model state, generator, prototypes, label counts; `local_state`: a model of its own family."
         ms, dev, cm = self.ms, self.device, self.client_cmap(i, rnd)
         if local_state is not None:   # a client of another architecture: its one-shot local model, nothing to start from
@@ -101,8 +104,11 @@ class Mosaic(FedAvg):
             local.load_state_dict(self.client_start(i, rnd, self.model.state_dict()))    # its sub-model (HeteroFL / FedRolex)
             reply = self.client_update(i, local, rnd)
         x, y = self.client_data(i)
+        judge = local
+        if gen_state is not None:   # its one-shot model, trained on its own data alone
+            judge = copy.deepcopy(self.model if cm is None else self.template(self.widths[i])); judge.load_state_dict(gen_state)
         g = torch_rng(derive_seed(self.spec.seed, rnd, i, 17), dev)
-        G, gstats = train_generator(local, x, y, steps=ms.gen_steps, batch_size=ms.gen_batch, nz=ms.nz, ngf=ms.ngf,
+        G, gstats = train_generator(judge, x, y, steps=ms.gen_steps, batch_size=ms.gen_batch, nz=ms.nz, ngf=ms.ngf,
                                     ndf=ms.ndf, lr=ms.gen_lr, w_adv=ms.w_adv, w_ent=ms.w_ent, w_div=ms.w_div,
                                     w_bn=ms.w_bn, tau=ms.tau, generator=g, precision=self.precision,
                                     compat_drop_class0=ms.compat_drop_class0, div_over=ms.div_over)
@@ -113,10 +119,10 @@ class Mosaic(FedAvg):
                     protos=P, proto_labels=L, counts=counts, n=reply['n'], width=self.widths[i], cmap=cm, arch=self.archs[i],
                     model=local if local_state is not None else None)   # kept only for logit-level experts
 
-    def upload_clients(self, clients:list, rnd:int, local:dict) -> list:
+    def upload_clients(self, clients:list, rnd:int, local:dict, gen:dict|None=None) -> list:
         "Every client's one-shot upload (`upload`): in this process, or through `transport` (Flower nodes, `13_flower`)."
         if self.transport is not None: return self.transport.upload(self, clients, rnd)
-        return [self.upload(i, rnd, local.get(i)) for i in progress(clients, desc='upload')]
+        return [self.upload(i, rnd, local.get(i), (gen or {}).get(i)) for i in progress(clients, desc='upload')]
 
     def shared_model(self, rnd:int) -> tuple:
         "The sub-model of the global model that every client holds in round `rnd` (the smallest width), and its head-input coordinates."
@@ -140,12 +146,16 @@ class Mosaic(FedAvg):
             raise MosaicError(f"mosaic.tokens=shared feeds the meta model features every client shares, which "
                               f"{'clients of different architectures do not have' if mixed else f'gate {ms.gate!r} does not use'}; "
                               f"use mosaic.tokens=experts")
+        if ms.gen_classifier == 'local' and self.transport is not None and not mixed:
+            raise MosaicError("mosaic.gen_classifier=local is not available on Flower yet; use mosaic.gen_classifier=global")
         path, key, h = self.upload_cache(warm)
-        got = None
+        got, gen = None, None
         if path is not None and path.exists():
             with T('upload_cache'): got = self.load_uploads(path, key)
         if got is None:
             if not mixed:
+                if ms.gen_classifier == 'local':   # before the warm-up: from the initial model, like DENSE's cached local models
+                    with T('local'): gen = {r['client']: r['state'] for r in local_replies(self)[0]}
                 with T('warmup'): super().fit(warm, stage='warmup')
             elif self.transport is None:   # no warm-up: each client trains its own model once (DENSE's cached local models);
                 with T('local'): local = {r['client']: r['state'] for r in local_replies(self)[0]}   # on Flower, within its upload
@@ -153,7 +163,7 @@ class Mosaic(FedAvg):
         upload_round = self.round_idx + 1
         self.shared, cols = self.shared_model(upload_round) if not mixed else (None, None)
         if got is None:
-            with T('upload'): ups = self.upload_clients([i for i in range(len(self.parts)) if self.sizes[i] > 0], upload_round, local)
+            with T('upload'): ups = self.upload_clients([i for i in range(len(self.parts)) if self.sizes[i] > 0], upload_round, local, gen)
             if path is not None: self.save_uploads(path, key, ups, acc['global'])
         else:   # like a resumed stage: times and wall_time cover this process only
             ups, acc['global'] = got; self.resumed.append(dict(stage='upload', round=self.round_idx))
@@ -256,6 +266,6 @@ def upload_key(spec:Spec,        # the experiment
     d = dataclasses.asdict(spec)
     d['mosaic'] = {k: v for k, v in dataclasses.asdict(ms).items() if k not in SERVER_ONLY}
     d['fl'] = {**d['fl'], 'rounds': warm}
-    d['dfkd'] = local_key(spec) if spec.model.archs else None   # the baselines' settings; clients of other families read the local-model ones
+    d['dfkd'] = local_key(spec) if spec.model.archs or ms.gen_classifier == 'local' else None   # the one-shot local models' settings, where they are read
     d.update(version=UPLOAD_CACHE_VERSION, preset=None, device=torch.device(device).type, precision=precision)
     return hashed_view(d)
