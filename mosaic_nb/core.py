@@ -41,9 +41,9 @@ DEVICES = ('auto', 'cpu', 'cuda', 'mps')
 SUBMODELS = ('heterofl', 'fedrolex')   # which channels a width-reduced client holds: leading, or a window rolling each round
 WIDTH_LEVELS = dict(a=1.0, b=0.5, c=0.25, d=0.125, e=0.0625)   # HeteroFL's model-rate letters
 
-def _opt(check, help='', late:bool=False):
-    "Field metadata: `check(v)` returns an error fragment, or None when `v` is fine; `late`: added after results were recorded (see `spec_hash`)."
-    return dict(check=check, help=help, late=late)
+def _opt(check, help='', late:bool=False, hashed:bool=True):
+    "Field metadata: `check(v)` returns an error fragment, or None when `v` is fine; `late`: added after results were recorded; `hashed=False`: a location, not a setting (see `spec_hash`)."
+    return dict(check=check, help=help, late=late, hashed=hashed)
 
 def _choice(options):  return lambda v: None if v in options else f"must be one of {', '.join(options)}"
 def _pos(v):           return None if v > 0 else 'must be > 0'
@@ -103,7 +103,7 @@ def _widths(v):
 class DataSpec:
     "Which data set, and how its training split is divided among the clients."
     dataset: str = field(default='fmnist', metadata=_opt(_choice(DATASETS), 'data set name'))
-    root: str|None = field(default=None, metadata=_opt(lambda v: None, 'folder with the data files (default: search the usual places)'))
+    root: str|None = field(default=None, metadata=_opt(lambda v: None, 'folder with the data files (default: search the usual places)', hashed=False))
     clients: int = field(default=10, metadata=_opt(_posint, 'number of clients'))
     scheme: str = field(default='dirichlet', metadata=_opt(_choice(SCHEMES), 'partition scheme'))
     alpha: float = field(default=0.5, metadata=_opt(_pos, 'Dirichlet concentration (dirichlet, official)'))
@@ -325,17 +325,23 @@ def apply_overrides(spec:Spec, overrides:list|dict|None) -> Spec:
     return spec_from_dict(d)
 
 # %% ../nbs/00_core.ipynb #37f77d9b
-def late_defaults() -> dict:
-    "{(section, option): default} of the options marked `late`: hashed only when set away from their default."
+def _marked(key:str, value) -> dict:
+    "{(section, option): default} of the options whose metadata has `key` == `value`."
     base = Spec()
     return {(s.name, f.name): f.default for s in fields(base) if is_dataclass(sub := getattr(base, s.name))
-            for f in fields(sub) if f.metadata.get('late')}
+            for f in fields(sub) if f.metadata.get(key, not value) == value}
+
+def late_defaults() -> dict:
+    "{(section, option): default} of the options marked `late`: hashed only when set away from their default."
+    return _marked('late', True)
 
 def hashed_view(d:dict) -> dict:
-    "A copy of spec dict `d` without the late options that hold their defaults: what `spec_hash` (and the upload cache key) hash."
+    "A copy of spec dict `d` as `spec_hash` (and the upload cache key) hash it: late options at their defaults left out, unhashed ones at their defaults."
     d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
     for (sec, name), default in late_defaults().items():
         if isinstance(d.get(sec), dict) and name in d[sec] and d[sec][name] == default: del d[sec][name]
+    for (sec, name), default in _marked('hashed', False).items():   # where the data lives is not what the experiment is
+        if isinstance(d.get(sec), dict) and name in d[sec]: d[sec][name] = default
     return d
 
 def spec_hash(spec, n:int=12) -> str:
