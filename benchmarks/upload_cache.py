@@ -26,14 +26,13 @@ def main(argv=None):
     ap.add_argument('--json', default=None, help='also write the rows, versions and machine to this JSON file')
     a = ap.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
-    from mosaic_nb.core import get_device, parse_overrides, scratch_dir, set_quiet
+    from mosaic_nb.core import env_info, get_device, parse_overrides, scratch_dir, set_quiet
     tmp = scratch_dir('mosaic-upload-bench-')            # its runs and cache, removed when the benchmark ends
     os.environ['MOSAIC_NB_CACHE'] = str(tmp/'cache')     # read at each cache access (dfkd.cache_root): an empty cache for this benchmark
     from mosaic_nb.runner import preset_spec, run
-    from mosaic_nb.core import env_info
     set_quiet(True)
-    env = env_info(get_device(preset_spec(a.preset, 'mosaic', {}).device))   # the code and machine as the runs start (they take minutes)
     base = {'data.dataset': a.dataset, 'data.clients': a.clients, 'data.alpha': a.alpha, 'seed': a.seed, **parse_overrides(a.set)}
+    env = env_info(get_device(preset_spec(a.preset, 'mosaic', base).device))   # the code and machine as the runs start (they take minutes)
     specs = [('fresh', base), ('rerun', base), ('server side', {**base, **parse_overrides(a.server)})]
     print(f"Mosaic, {a.preset} preset, {a.dataset}, {a.clients} clients, alpha {a.alpha:g}, seed {a.seed}; "
           f"torch threads {torch.get_num_threads()}; server side: {' '.join(a.server)}\n")

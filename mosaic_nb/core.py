@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #172b3eea
 from __future__ import annotations
-import contextlib, csv, dataclasses, hashlib, io, json, os, platform, random, subprocess, sys, tempfile, time
+import contextlib, csv, dataclasses, functools, hashlib, io, json, os, platform, random, subprocess, sys, tempfile, time
 from dataclasses import dataclass, field, fields, asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -325,6 +325,7 @@ def apply_overrides(spec:Spec, overrides:list|dict|None) -> Spec:
     return spec_from_dict(d)
 
 # %% ../nbs/00_core.ipynb #37f77d9b
+@functools.cache   # the spec classes do not change at run time, and spec_hash runs once per record a Store indexes
 def _marked(key:str, value) -> dict:
     "{(section, option): default} of the options whose metadata has `key` == `value`."
     base = Spec()
