@@ -179,6 +179,7 @@ class MosaicSpec:
     js: str = field(default='jsd', metadata=_opt(_choice(('jsd', 'code')), "distillation's third term: the Jensen-Shannon divergence, or the released code's logit-averaged term (code)", late=True))
     meta_ff: int|None = field(default=None, metadata=_opt(_optional(_posint), "meta transformer feed-forward width (None: 4 x token width, at least 64; code: 2048)", late=True))
     gen_classifier: str = field(default='global', metadata=_opt(_choice(('global', 'local')), "the classifier each client's generator trains against: global: its model after the upload round (paper); local: its one-shot model trained from the initial model on its own data alone, dfkd.local_* settings (code: 50 epochs)", late=True))
+    protos: str = field(default='upload', metadata=_opt(_choice(('upload', 'rounds')), "the prototypes each client uploads: upload: one set, its features under the global model of the upload round on all its data (paper); rounds: one set per warm-up round and the upload round, each under the model it received on one round's worth of samples, accumulated (code)", late=True))
 
 @dataclass
 class DFKDSpec:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_mosaic.ipynb #c816953d
 from __future__ import annotations
-import copy, dataclasses, hashlib, json, warnings
+import copy, dataclasses, hashlib, json, math, warnings
 import numpy as np
 import torch
 from torch import nn
@@ -26,7 +26,8 @@ __all__ = ['CODE_VARIANT', 'STAGES', 'UPLOAD_CACHE_VERSION', 'SERVER_ONLY', 'res
 # %% ../nbs/09_mosaic.ipynb #8f1ed564
 CODE_VARIANT = {'w_ent': 0.0, 'w_bn': 0.0, 'meta_embed': False, 'finetune_lr': 1e-4, 'div_over': 'all', 'js': 'code',
                 'meta_ff': 2048,   # the code's meta transformer keeps nn.Transformer's default feed-forward width
-                'gen_classifier': 'local'}   # the code's generators train against a local-only model (its 50 epochs: dfkd.local_epochs=50)
+                'gen_classifier': 'local',   # the code's generators train against a local-only model (its 50 epochs: dfkd.local_epochs=50)
+                'protos': 'rounds'}          # and its clients send prototypes every round, which the server accumulates
 
 def resolve_mosaic(ms:MosaicSpec, classes:int) -> MosaicSpec:
     "The effective settings: `variant='code'` overrides the fields in `CODE_VARIANT` and the meta width."
@@ -112,12 +113,37 @@ class Mosaic(FedAvg):
                                     ndf=ms.ndf, lr=ms.gen_lr, w_adv=ms.w_adv, w_ent=ms.w_ent, w_div=ms.w_div,
                                     w_bn=ms.w_bn, tau=ms.tau, generator=g, precision=self.precision,
                                     compat_drop_class0=ms.compat_drop_class0, div_over=ms.div_over)
-        P, L = (client_prototypes(self.shared, x, y, k=ms.proto_k, precision=self.precision)   # the feature space every client holds
-                if self.shared is not None else (None, None))
+        if self.shared is None: P, L = None, None
+        elif getattr(self, 'round_protos', None) is not None:   # `protos='rounds'`: every round's, this round's last (`client_update` collects them)
+            got = self.round_protos.pop(i); P, L = torch.cat([p for p, _ in got]), torch.cat([l for _, l in got])
+        else: P, L = client_prototypes(self.shared, x, y, k=ms.proto_k, precision=self.precision)   # the feature space every client holds
         counts = torch.bincount(y, minlength=self.data.classes).cpu().numpy()
         return dict(client=i, state={k: v.detach().clone() for k, v in reply['state'].items()}, G=G, gen=gstats,
                     protos=P, proto_labels=L, counts=counts, n=reply['n'], width=self.widths[i], cmap=cm, arch=self.archs[i],
                     model=local if local_state is not None else None)   # kept only for logit-level experts
+
+    def round_prototypes(self, i:int, rnd:int, model:nn.Module) -> tuple:
+        "Client i's prototypes of round `rnd` (`mosaic.protos='rounds'`): `model`'s features of as many of its samples as a local round draws."
+        x, y = self.client_data(i); fl = self.spec.fl
+        n = min(len(y), fl.local_steps * fl.batch_size if fl.local_steps else math.ceil(fl.local_epochs * len(y)))
+        if n < len(y):   # a sample from a stream of its own: the round's training draws what it would without prototypes
+            idx = torch.randperm(len(y), generator=torch_rng(derive_seed(self.spec.seed, rnd, i, 43)))[:n].to(y.device)
+            x, y = x[idx], y[idx]
+        return client_prototypes(model, x, y, k=self.ms.proto_k, precision=self.precision)
+
+    def client_update(self, i:int, model:nn.Module, rnd:int) -> dict:
+        "FedAvg's local round; with `mosaic.protos='rounds'` the client first computes this round's prototypes under the model it received."
+        if getattr(self, 'round_protos', None) is not None:
+            if self._proto_model[0] != rnd: self._proto_model = (rnd, self.shared_model(rnd)[0])   # the global model, before aggregation
+            self.round_protos.setdefault(i, []).append(self.round_prototypes(i, rnd, self._proto_model[1]))
+        return super().client_update(i, model, rnd)
+
+    def state_dict(self) -> dict:
+        "FedAvg's, with the prototypes collected so far (`mosaic.protos='rounds'`), so that a resumed warm-up keeps them."
+        return dict(super().state_dict(), round_protos=getattr(self, 'round_protos', None))
+
+    def load_state_dict(self, st:dict):
+        super().load_state_dict(st); self.round_protos = st.get('round_protos')
 
     def upload_clients(self, clients:list, rnd:int, local:dict, gen:dict|None=None) -> list:
         "Every client's one-shot upload (`upload`): in this process, or through `transport` (Flower nodes, `13_flower`)."
@@ -148,6 +174,9 @@ class Mosaic(FedAvg):
                               f"use mosaic.tokens=experts")
         if ms.gen_classifier == 'local' and self.transport is not None and not mixed:
             raise MosaicError("mosaic.gen_classifier=local is not available on Flower yet; use mosaic.gen_classifier=global")
+        if ms.protos == 'rounds' and self.transport is not None and not mixed:
+            raise MosaicError("mosaic.protos=rounds is not available on Flower yet; use mosaic.protos=upload")
+        self.round_protos, self._proto_model = ({} if ms.protos == 'rounds' and not mixed else None), (None, None)   # a resumed warm-up restores them
         path, key, h = self.upload_cache(warm)
         got, gen = None, None
         if path is not None and path.exists():
@@ -164,6 +193,7 @@ class Mosaic(FedAvg):
         self.shared, cols = self.shared_model(upload_round) if not mixed else (None, None)
         if got is None:
             with T('upload'): ups = self.upload_clients([i for i in range(len(self.parts)) if self.sizes[i] > 0], upload_round, local, gen)
+            self.round_protos, self._proto_model = None, (None, None)   # sent: the uploads hold them now, not the server's checkpoints
             if path is not None: self.save_uploads(path, key, ups, acc['global'])
         else:   # like a resumed stage: times and wall_time cover this process only
             ups, acc['global'] = got; self.resumed.append(dict(stage='upload', round=self.round_idx))

@@ -82,14 +82,14 @@ def test_force_starts_afresh(tmp_path, cli):
                        '--set', 'data.train_size=none', 'model.width=0.25', '--out', out, '--force')
     assert code == 0 and read_json(out/'result.json')['resumed'] == [], err
 
-@pytest.mark.parametrize('kill', [3, 6])
-def test_mosaic_resumes_in_warmup_and_in_finetune(tmp_path, monkeypatch, kill):
-    "Mosaic checkpoints its warm-up and fine-tune rounds and caches its uploads; killed anywhere, the rerun logs exactly the uninterrupted run's metrics."
+@pytest.mark.parametrize('kill,protos', [(3, 'upload'), (6, 'upload'), (3, 'rounds')])
+def test_mosaic_resumes_in_warmup_and_in_finetune(tmp_path, monkeypatch, kill, protos):
+    "Mosaic checkpoints its warm-up and fine-tune rounds (with the prototypes of `protos=rounds` collected so far) and caches its uploads; killed anywhere, the rerun logs exactly the uninterrupted run's metrics."
     from mosaic_nb.runner import run, preset_spec
     from mosaic_nb.fedavg import FedAvg
     spec = preset_spec('quick', 'mosaic', {'data.dataset': 'synthetic', 'data.train_size': 'none', 'data.clients': 4, 'model.width': 0.25,
                                            'fl.rounds': 6, 'mosaic.finetune_rounds': 2, 'mosaic.gen_steps': 10,
-                                           'mosaic.distill_steps': 10, 'mosaic.meta_steps': 10})
+                                           'mosaic.distill_steps': 10, 'mosaic.meta_steps': 10, 'mosaic.protos': protos})
     monkeypatch.setenv('MOSAIC_NB_CACHE', str(tmp_path/'cache-a'))   # b must not find a's uploads
     a = run(spec, out=tmp_path/'a', quiet=True)
     monkeypatch.setenv('MOSAIC_NB_CACHE', str(tmp_path/'cache-b'))
@@ -106,3 +106,4 @@ def test_mosaic_resumes_in_warmup_and_in_finetune(tmp_path, monkeypatch, kill):
     assert b['upload_cache']['hit'] == (kill == 6) and not a['upload_cache']['hit']
     assert (tmp_path/'a'/'metrics.csv').read_text() == (tmp_path/'b'/'metrics.csv').read_text()
     assert (a['test_loss'], a['stage_acc']) == (b['test_loss'], b['stage_acc'])
+    assert a['prototypes'] == b['prototypes'] > 0   # with protos=rounds, the rounds before the kill's are in the resumed run's too
