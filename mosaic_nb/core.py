@@ -218,6 +218,12 @@ class DFKDSpec:
     ema: float = field(default=0.99, metadata=_opt(lambda v: None if 0 <= v < 1 else 'must be in [0, 1)', 'DFRD: decay of the EMA generator per generator step'))
     w_ema: float = field(default=1.0, metadata=_opt(_nonneg, "DFRD: weight of the EMA generator's samples in the student loss"))
     kd_clip: float = field(default=0.0, metadata=_opt(_nonneg, "FedFTG / DFRD: clip the norm of the server student's gradient at this value (0: no clipping)"))
+    ft_momentum: float = field(default=0.9, metadata=_opt(lambda v: None if 0 <= v < 1 else 'must be in [0, 1)', "FedFTG / DFRD: momentum of the server student's SGD (FedFTG's code: 0)", late=True))
+    ft_reset: str = field(default='never', metadata=_opt(_choice(('never', 'round', 'iter')), "FedFTG / DFRD: when the server's optimisers start afresh: never (the generator's Adam persists, the student's SGD is new each round), round (both, each round: FedFTG's code), iter (both, each iteration: DFRD's)", late=True))
+    ft_gen: str = field(default='ensemble', metadata=_opt(_choice(('ensemble', 'client')), "FedFTG: each generator step against the label-weighted client ensemble, or one step per client against its own model (FedFTG's code)", late=True))
+    ft_detach: bool = field(default=False, metadata=_opt(lambda v: None, "FedFTG / DFRD: the generator's disagreement term does not differentiate through the client models (FedFTG's code) or the student (DFRD's)", late=True))
+    ft_bn: str = field(default='eval', metadata=_opt(_choice(('eval', 'train')), "FedFTG / DFRD: BatchNorm mode of the server student in its steps (both codes: train)", late=True))
+    kd_t2: bool = field(default=True, metadata=_opt(lambda v: None, "FedFTG / DFRD: multiply the server student's KL by T^2 (DFRD's code: no)", late=True))
 
 @dataclass
 class Spec:

@@ -573,7 +573,9 @@ class ServerFT(FedAvg):
         self.counts = np.stack([np.bincount(data.y_train[p].cpu().numpy(), minlength=C) if len(p) else np.zeros(C, int) for p in self.parts])
         torch.manual_seed(derive_seed(spec.seed, 61))
         self.G = CondGenerator(k.nz, k.ngf, data.shape[0], data.shape[1], C).to(self.device)
-        self.G_opt = torch.optim.Adam(self.G.parameters(), lr=k.gen_lr, betas=(0.5, 0.999))
+        if k.ft_gen == 'client' and spec.algo != 'fedftg':
+            raise MosaicError(f"dfkd.ft_gen=client is FedFTG's generator step; {spec.algo} trains its generator against the ensemble: use dfkd.ft_gen=ensemble")
+        self.G_opt = self._g_opt()
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if spec.algo == 'dfrd' else None
         self.rng = torch_rng(derive_seed(spec.seed, 67), self.device)
 
@@ -586,6 +588,8 @@ class ServerFT(FedAvg):
         self.G.load_state_dict(st['G']); self.G_opt.load_state_dict(st['G_opt']); self.rng.set_state(st['rng'])
         if self.G_ema is not None: self.G_ema.load_state_dict(st['G_ema'])
 
+    def _g_opt(self): return torch.optim.Adam(self.G.parameters(), lr=self.spec.dfkd.gen_lr, betas=(0.5, 0.999))
+
     def _draw(self, p:torch.Tensor) -> tuple:
         k = self.spec.dfkd
         y = torch.multinomial(p, k.synth_batch, replacement=True, generator=self.rng)
@@ -594,41 +598,50 @@ class ServerFT(FedAvg):
     def _fwd(self, m, x):
         with autocast(self.device, self.precision): return m(x).float()
 
-    def gen_loss(self, z, y, x, members:Ensemble, tau, student) -> dict:
+    def gen_loss(self, z, y, x, members:Ensemble, tau, student,
+                 j:int|None=None,   # FedFTG's per-client steps (`dfkd.ft_gen=client`): client j's model alone; None: every client
+                ) -> dict:
         "The generator's loss terms on a batch (FedFTG or DFRD)."
-        t_all = torch.stack([self._fwd(m, x) for m in members.members])      # (E, B, C)
-        s, t = self._fwd(student, x), by_label(t_all, tau, y)
-        w = tau[:, y]                                                          # (E, B)
+        k = self.spec.dfkd
+        t_all = torch.stack([self._fwd(m, x) for m in (members.members if j is None else members.members[j:j + 1])])   # (E, B, C)
+        s, w = self._fwd(student, x), (tau if j is None else tau[j:j + 1])[:, y]                                 # w: (E, B)
+        div = latent_diversity(z, x)
         if self.spec.algo == 'fedftg':
             ce = torch.stack([F.cross_entropy(l, y, reduction='none') for l in t_all])
             oh = (w * ce).sum(0).mean()
-            adv = -(w * (s[None] - t_all).abs().mean(2)).sum(0).mean()
+            adv = -(w * (s[None] - (t_all.detach() if k.ft_detach else t_all)).abs().mean(2)).sum(0).mean()
+            if j is not None: div = div / len(members.members)   # its code: the diversity term split over the clients' steps
         else:
-            oh, T = F.cross_entropy(t, y), self.spec.dfkd.T
+            t, T = by_label(t_all, tau, y), k.T
+            oh = F.cross_entropy(t, y)
             mask = ((t.argmax(1) == y) & (s.argmax(1) != y)).float()
-            kl = F.kl_div(F.log_softmax(t / T, 1), F.log_softmax(s / T, 1), log_target=True, reduction='none').sum(1)   # KL(S || ens)
+            s_ = s.detach() if k.ft_detach else s
+            kl = F.kl_div(F.log_softmax(t / T, 1), F.log_softmax(s_ / T, 1), log_target=True, reduction='none').sum(1)   # KL(S || ens)
             adv = -(kl * mask).sum() / mask.sum().clamp_min(1)
-        return dict(oh=oh, adv=adv, div=latent_diversity(z, x))
+        return dict(oh=oh, adv=adv, div=div)
 
     def finetune(self, members:Ensemble, tau:torch.Tensor, p:torch.Tensor) -> dict:
         "One round of server fine-tuning of self.model against `members`; returns the mean of each loss."
         k, S, G = self.spec.dfkd, self.model, self.G
-        opt = torch.optim.SGD(S.parameters(), lr=k.kd_lr, momentum=0.9, weight_decay=self.spec.fl.weight_decay)
-        sums, n_g, n_s = {}, 0, 0
+        new_opt = lambda: torch.optim.SGD(S.parameters(), lr=k.kd_lr, momentum=k.ft_momentum, weight_decay=self.spec.fl.weight_decay)
+        opt, sums, n_g, n_s = new_opt(), {}, 0, 0
+        if k.ft_reset == 'round': self.G_opt = self._g_opt()
         for _ in range(k.ft_iters):
+            if k.ft_reset == 'iter': opt, self.G_opt = new_opt(), self._g_opt()
             S.eval(); G.train()
             for _ in range(k.g_steps):
                 z, y = self._draw(p)
-                parts = self.gen_loss(z, y, G(z, y), members, tau, S)
-                loss = k.w_oh * parts['oh'] + k.w_adv * parts['adv'] + k.w_div * parts['div']
-                self.G_opt.zero_grad(set_to_none=True); loss.backward(); self.G_opt.step()
-                for n, v in parts.items(): sums[f'g_{n}'] = sums.get(f'g_{n}', 0.) + v.item()
-                n_g += 1
-                if self.G_ema is not None:
-                    with torch.no_grad():
-                        for pe, pg in zip(self.G_ema.parameters(), G.parameters()): pe.lerp_(pg, 1 - k.ema)
-                        for be, bg in zip(self.G_ema.buffers(), G.buffers()): be.copy_(bg)
-            G.eval()
+                for j in (range(len(members.members)) if k.ft_gen == 'client' else [None]):   # one step per client, or one for all
+                    parts = self.gen_loss(z, y, G(z, y), members, tau, S, j)
+                    loss = k.w_oh * parts['oh'] + k.w_adv * parts['adv'] + k.w_div * parts['div']
+                    self.G_opt.zero_grad(set_to_none=True); loss.backward(); self.G_opt.step()
+                    for n, v in parts.items(): sums[f'g_{n}'] = sums.get(f'g_{n}', 0.) + v.item()
+                    n_g += 1
+                    if self.G_ema is not None:
+                        with torch.no_grad():
+                            for pe, pg in zip(self.G_ema.parameters(), G.parameters()): pe.lerp_(pg, 1 - k.ema)
+                            for be, bg in zip(self.G_ema.buffers(), G.buffers()): be.copy_(bg)
+            G.eval(); S.train(k.ft_bn == 'train')
             for _ in range(k.kd_steps):
                 loss = self._kd(members, tau, p, G)
                 if self.G_ema is not None and k.w_ema: loss = loss + k.w_ema * self._kd(members, tau, p, self.G_ema)
@@ -644,7 +657,8 @@ class ServerFT(FedAvg):
         with torch.no_grad():
             x = G(z, y)
             t = by_label(torch.stack([self._fwd(m, x) for m in members.members]), tau, y)
-        return kd_kl(self._fwd(self.model, x), t, self.spec.dfkd.T)
+        T = self.spec.dfkd.T
+        return kd_kl(self._fwd(self.model, x), t, T) / (1 if self.spec.dfkd.kd_t2 else T * T)   # DFRD's code: a batch-mean KL, no T^2
 
     def round(self, rnd:int) -> dict:
         row = FedAvg.round(self, rnd)

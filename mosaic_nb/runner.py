@@ -30,9 +30,12 @@ PRESETS = {
 }
 ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'fedrs': {'fl.fedrs_alpha': 0.5}, 'feddf': {'dfkd.kd_lr': 1e-3, 'dfkd.T': 1.0, 'dfkd.reset_g': False},
                  'feddafl': {'dfkd.reset_g': False}, 'coboosting': {'dfkd.T': 4.0, 'dfkd.w_bn': 0.0},
-                 'fedftg': {'dfkd.T': 1.0, 'dfkd.gen_lr': 0.01, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0},
+                 # FedFTG and DFRD as their codes run them (10_dfkd): the dfkd.ft_* and kd_t2 defaults keep our first version for its records
+                 'fedftg': {'dfkd.T': 1.0, 'dfkd.gen_lr': 0.01, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0,
+                            'dfkd.ft_momentum': 0.0, 'dfkd.ft_reset': 'round', 'dfkd.ft_gen': 'client', 'dfkd.ft_detach': True, 'dfkd.ft_bn': 'train'},
                  'dfrd': {'dfkd.T': 10.0, 'dfkd.gen_lr': 2e-4, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0,
-                          'dfkd.kd_clip': 10.0},   # our addition: unclipped, DFRD's T^2-scaled student steps diverge at alpha 0.01 (10_dfkd)
+                          'dfkd.ft_reset': 'iter', 'dfkd.ft_detach': True, 'dfkd.ft_bn': 'train', 'dfkd.kd_t2': False,
+                          'dfkd.kd_clip': 10.0},   # our addition, a guard: with T^2 (kd_t2) the student's steps diverged at alpha 0.01 (10_dfkd)
                  'mosaic': {}}
 # Per-algorithm preset sizes: what an algorithm needs beyond the FL rounds every method shares.
 # The one-shot distillation family (DENSE and its variants) shares its sizes; FedDF multi-round runs g_steps/kd_steps per round.
