@@ -223,6 +223,7 @@ class DFKDSpec:
     ft_gen: str = field(default='ensemble', metadata=_opt(_choice(('ensemble', 'client')), "FedFTG: each generator step against the label-weighted client ensemble, or one step per client against its own model (FedFTG's code)", late=True))
     ft_detach: bool = field(default=False, metadata=_opt(lambda v: None, "FedFTG / DFRD: the generator's disagreement term does not differentiate through the client models (FedFTG's code) or the student (DFRD's)", late=True))
     ft_bn: str = field(default='eval', metadata=_opt(_choice(('eval', 'train')), "FedFTG / DFRD: BatchNorm mode of the server student in its steps (both codes: train)", late=True))
+    ft_mix: str = field(default='logits', metadata=_opt(_choice(('logits', 'probs')), "FedFTG / DFRD: the student's target mixes the clients' logits or (FedFTG's code) their probabilities, each weighted for the sample's label", late=True))
     kd_t2: bool = field(default=True, metadata=_opt(lambda v: None, "FedFTG / DFRD: multiply the server student's KL by T^2 (DFRD's code: no)", late=True))
 
 @dataclass

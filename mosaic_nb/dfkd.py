@@ -653,12 +653,13 @@ class ServerFT(FedAvg):
         return {n: v / max(n_s if n == 'kd_loss' else n_g, 1) for n, v in sums.items()}
 
     def _kd(self, members, tau, p, G) -> torch.Tensor:
-        z, y = self._draw(p)
+        k, (z, y) = self.spec.dfkd, self._draw(p)
         with torch.no_grad():
             x = G(z, y)
-            t = by_label(torch.stack([self._fwd(m, x) for m in members.members]), tau, y)
-        T = self.spec.dfkd.T
-        return kd_kl(self._fwd(self.model, x), t, T) / (1 if self.spec.dfkd.kd_t2 else T * T)   # DFRD's code: a batch-mean KL, no T^2
+            t_all = torch.stack([self._fwd(m, x) for m in members.members])
+            if k.ft_mix == 'logits': t = by_label(t_all, tau, y)
+            else: t = k.T * by_label(F.softmax(t_all / k.T, -1), tau, y).clamp_min(1e-8).log()   # logits whose softmax at T is the mixed probabilities
+        return kd_kl(self._fwd(self.model, x), t, k.T) / (1 if k.kd_t2 else k.T * k.T)   # DFRD's code: a batch-mean KL, no T^2
 
     def round(self, rnd:int) -> dict:
         row = FedAvg.round(self, rnd)

@@ -32,7 +32,8 @@ ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'fedrs': {'fl.fedrs_a
                  'feddafl': {'dfkd.reset_g': False}, 'coboosting': {'dfkd.T': 4.0, 'dfkd.w_bn': 0.0},
                  # FedFTG and DFRD as their codes run them (10_dfkd): the dfkd.ft_* and kd_t2 defaults keep our first version for its records
                  'fedftg': {'dfkd.T': 1.0, 'dfkd.gen_lr': 0.01, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0,
-                            'dfkd.ft_momentum': 0.0, 'dfkd.ft_reset': 'round', 'dfkd.ft_gen': 'client', 'dfkd.ft_detach': True, 'dfkd.ft_bn': 'train'},
+                            'dfkd.ft_momentum': 0.0, 'dfkd.ft_reset': 'round', 'dfkd.ft_gen': 'client', 'dfkd.ft_detach': True, 'dfkd.ft_bn': 'train',
+                            'dfkd.ft_mix': 'probs'},
                  'dfrd': {'dfkd.T': 10.0, 'dfkd.gen_lr': 2e-4, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0,
                           'dfkd.ft_reset': 'iter', 'dfkd.ft_detach': True, 'dfkd.ft_bn': 'train', 'dfkd.kd_t2': False,
                           'dfkd.kd_clip': 10.0},   # our addition, a guard: with T^2 (kd_t2) the student's steps diverged at alpha 0.01 (10_dfkd)
