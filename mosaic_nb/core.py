@@ -217,7 +217,7 @@ class DFKDSpec:
     w_div: float = field(default=1.0, metadata=_opt(_nonneg, 'FedFTG / DFRD: latent-diversity loss of the conditional generator'))
     ema: float = field(default=0.99, metadata=_opt(lambda v: None if 0 <= v < 1 else 'must be in [0, 1)', 'DFRD: decay of the EMA generator per generator step'))
     w_ema: float = field(default=1.0, metadata=_opt(_nonneg, "DFRD: weight of the EMA generator's samples in the student loss"))
-    kd_clip: float = field(default=0.0, metadata=_opt(_nonneg, "FedFTG / DFRD: clip the norm of the server student's gradient at this value (0: no clipping)"))
+    kd_clip: float = field(default=0.0, metadata=_opt(_nonneg, "clip the norm of the server student's gradient at this value (0: no clipping); FedFTG, DFRD, FedDF (its code: 5), DENSE and its variants, Co-Boosting (its code: 10)"))
     ft_momentum: float = field(default=0.9, metadata=_opt(lambda v: None if 0 <= v < 1 else 'must be in [0, 1)', "FedFTG / DFRD: momentum of the server student's SGD (FedFTG's code: 0)", late=True))
     ft_reset: str = field(default='never', metadata=_opt(_choice(('never', 'round', 'iter')), "FedFTG / DFRD: when the server's optimisers start afresh: never (the generator's Adam persists, the student's SGD is new each round), round (both, each round: FedFTG's code), iter (both, each iteration: DFRD's)", late=True))
     ft_gen: str = field(default='ensemble', metadata=_opt(_choice(('ensemble', 'client')), "FedFTG: each generator step against the label-weighted client ensemble, or one step per client against its own model (FedFTG's code)", late=True))
@@ -225,6 +225,9 @@ class DFKDSpec:
     ft_bn: str = field(default='eval', metadata=_opt(_choice(('eval', 'train')), "FedFTG / DFRD: BatchNorm mode of the server student in its steps (both codes: train)", late=True))
     ft_mix: str = field(default='logits', metadata=_opt(_choice(('logits', 'probs')), "FedFTG / DFRD: the student's target mixes the clients' logits or (FedFTG's code) their probabilities, each weighted for the sample's label", late=True))
     kd_t2: bool = field(default=True, metadata=_opt(lambda v: None, "FedFTG / DFRD: multiply the server student's KL by T^2 (DFRD's code: no)", late=True))
+    df_gen: str = field(default='dense', metadata=_opt(_choice(('dense', 'dafl')), "FedDF with dfkd.source=generator: its server generator's loss, DENSE's (cross-entropy to sampled labels, BatchNorm statistics, disagreement) or DAFL's (cross-entropy to the ensemble's own argmax, activation, class balance)", late=True))
+    df_opt: str = field(default='persistent', metadata=_opt(_choice(('persistent', 'round')), "multi-round FedDF: one Adam for the student across all rounds (persistent), or a new Adam every round whose learning rate decays to 0 over the round's kd_steps by a cosine (round: FedDF's code)", late=True))
+    df_bn: str = field(default='train', metadata=_opt(_choice(('train', 'eval')), "multi-round FedDF: BatchNorm mode of the student in its distillation steps: train (FedDF's code; synthetic batches move the running statistics the global model is evaluated with) or eval (they keep the clients' statistics)", late=True))
 
 @dataclass
 class Spec:

@@ -339,10 +339,13 @@ def kd_steps(student:nn.Module,     # trained in place
              batch:int,             # images per step
              T:float=1.0,           # temperature
              precision:str='fp32',  # 'bf16' autocasts both forwards
+             clip:float=0.,         # clip the gradient's norm at this value (0: no clipping)
+             sched=None,            # a learning-rate scheduler stepped after every step (FedDF's per-round cosine)
+             bn:str='train',        # BatchNorm mode of the student: 'train' (batch statistics, running ones updated) or 'eval'
             ) -> float:
     "Distil `teacher` into `student` on `steps` batches from `source`; return the mean KL loss."
     dev, tot = next(student.parameters()).device, 0.
-    student.train()
+    student.train(bn == 'train')
     for _ in range(steps):
         x = source(batch)
         if isinstance(x, tuple): x, t = x
@@ -350,7 +353,10 @@ def kd_steps(student:nn.Module,     # trained in place
             with torch.no_grad(), autocast(dev, precision): t = teacher(x).float()
         with autocast(dev, precision): s = student(x).float()
         loss = kd_kl(s, t, T)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        opt.zero_grad(set_to_none=True); loss.backward()
+        if clip: torch.nn.utils.clip_grad_norm_(student.parameters(), clip)
+        opt.step()
+        if sched is not None: sched.step()
         tot += loss.item()
     student.eval()
     return tot / max(steps, 1)
@@ -373,7 +379,7 @@ class DENSE(OneShot):
             with self.timer('synthesis'): g = syn.synthesize(self.model)
             row = dict(epoch=ep, stage=algo, **{f'g_{n}': v for n, v in g.items()}, **self.after_synthesis(ep))
             with self.timer('kd'):
-                row['kd_loss'] = kd_steps(self.model, self.ensemble, self.kd_source(), opt, k.kd_steps, k.kd_batch, k.T, self.precision)
+                row['kd_loss'] = kd_steps(self.model, self.ensemble, self.kd_source(), opt, k.kd_steps, k.kd_batch, k.T, self.precision, k.kd_clip)
             check_finite(self.model, f"{algo} epoch {ep}")
             if sched is not None: sched.step()
             if (every and ep % every == 0) or ep == k.epochs:
@@ -487,7 +493,10 @@ class FedDF(OneShot):
 
     def distil(self, teacher:Ensemble) -> dict:
         "One distillation stage towards `teacher`: synthesis (generator source) then `kd_steps` Adam steps."
-        k, out = self.spec.dfkd, {}
+        k, out, sched = self.spec.dfkd, {}, None
+        if k.df_opt == 'round' and not k.oneshot:   # FedDF's code: a new Adam each round, cosine-annealed over the round's steps
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=k.kd_lr)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, max(k.kd_steps, 1))
         if self.opt is None: self.opt = torch.optim.Adam(self.model.parameters(), lr=k.kd_lr)
         src = self.source
         if src is None:
@@ -495,11 +504,13 @@ class FedDF(OneShot):
             self.synth.teacher = teacher
             with self.timer('synthesis'): out.update({f'g_{n}': v for n, v in self.synth.synthesize(self.model).items()})
             src = self.synth.sample
-        with self.timer('kd'): out['kd_loss'] = kd_steps(self.model, teacher, src, self.opt, k.kd_steps, k.kd_batch, k.T, self.precision)
+        with self.timer('kd'):
+            out['kd_loss'] = kd_steps(self.model, teacher, src, self.opt, k.kd_steps, k.kd_batch, k.T, self.precision, k.kd_clip, sched,
+                                      k.df_bn if not k.oneshot else 'train')
         return out
 
     def _synthesizer(self, teacher:Ensemble) -> Synthesizer:
-        return Synthesizer(teacher, self.data.shape, self.data.classes, 'dense', self.spec.dfkd,
+        return Synthesizer(teacher, self.data.shape, self.data.classes, self.spec.dfkd.df_gen, self.spec.dfkd,
                            augment=self.data.augment if self.spec.data.augment else None, seed=self.spec.seed, precision=self.precision)
 
     def round(self, rnd:int) -> dict:

@@ -28,7 +28,9 @@ PRESETS = {
     'paper': {'model.arch': 'resnet18', 'fl.rounds': 300, 'fl.local_steps': 10, 'fl.lr': 0.01, 'fl.momentum': 0.0,
               'fl.weight_decay': 1e-4, 'fl.batch_size': 64, 'fl.eval_every': 10, 'device': 'cuda', 'precision': 'auto'},
 }
-ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'fedrs': {'fl.fedrs_alpha': 0.5}, 'feddf': {'dfkd.kd_lr': 1e-3, 'dfkd.T': 1.0, 'dfkd.reset_g': False},
+ALGO_DEFAULTS = {'fedavg': {}, 'fedprox': {'fl.mu': 0.01}, 'fedrs': {'fl.fedrs_alpha': 0.5},
+                 # FedDF's code (10_dfkd): a new Adam each round, gradients clipped at 5; its persistent generator takes DAFL's label-free loss
+                 'feddf': {'dfkd.kd_lr': 1e-3, 'dfkd.T': 1.0, 'dfkd.reset_g': False, 'dfkd.df_opt': 'round', 'dfkd.kd_clip': 5.0, 'dfkd.df_gen': 'dafl'},
                  'feddafl': {'dfkd.reset_g': False}, 'coboosting': {'dfkd.T': 4.0, 'dfkd.w_bn': 0.0},
                  # FedFTG and DFRD as their codes run them (10_dfkd): the dfkd.ft_* and kd_t2 defaults keep our first version for its records
                  'fedftg': {'dfkd.T': 1.0, 'dfkd.gen_lr': 0.01, 'dfkd.kd_lr': 0.01, 'dfkd.w_oh': 1.0, 'dfkd.w_adv': 1.0, 'dfkd.w_div': 1.0,
