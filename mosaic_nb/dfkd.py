@@ -261,9 +261,12 @@ class Synthesizer:
         "Every term of this variant's generator loss on images `x` (augmented) and sampled labels `y`."
         k, t = self.k, self._forward(self.teacher, x)
         if self.loss_kind == 'dafl':
-            feats = torch.stack([m.features(x).float() for m in self.teacher.members]).mean(0) if k.w_act else None
-            return dict(oh=F.cross_entropy(t, t.argmax(1)), act=activation_loss(feats) if k.w_act else t.new_zeros(()),
-                        ie=diversity_loss(t))
+            act = t.new_zeros(())
+            if k.w_act:
+                fs = [m.features(x).float() for m in self.teacher.members]
+                act = (activation_loss(torch.stack(fs).mean(0)) if len({f.shape for f in fs}) == 1   # one feature space: the mean feature's
+                       else torch.stack([activation_loss(f) for f in fs]).mean())                     # other widths or families: each member's
+            return dict(oh=F.cross_entropy(t, t.argmax(1)), act=act, ie=diversity_loss(t))
         if self.loss_kind == 'coboost': out = dict(oh=focal_ce(t, y, k.cb_focal))
         else: out = dict(oh=F.cross_entropy(t, y))
         out['bn'] = bn.loss() if bn is not None else t.new_zeros(())

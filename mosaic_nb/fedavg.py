@@ -115,7 +115,7 @@ def check_finite(model:nn.Module, # the model just updated
     ts = [t for t in model.state_dict().values() if t.is_floating_point()]
     if ts and not bool(torch.stack([torch.isfinite(t).all() for t in ts]).all()):   # one host sync, not one per tensor
         raise MosaicError(f"{where}: the global model's weights are no longer finite (training diverged); lower the learning rate "
-                          f"(fl.lr, dfkd.kd_lr) or, for FedFTG and DFRD, clip the server student's gradient norm (dfkd.kd_clip)")
+                          f"(fl.lr, dfkd.kd_lr) or, for a server student (FedDF, DENSE, FedFTG, DFRD, Co-Boosting), clip its gradient norm (dfkd.kd_clip)")
 
 # %% ../nbs/04_fedavg.ipynb #85787a53
 class FedAvg:
