@@ -12,16 +12,17 @@ on what the images show, so the times are the paper preset's; the accuracies are
 Each algorithm's stages scale with one count of the spec (Mosaic: warm-up rounds, generator steps, meta steps,
 distillation steps, fine-tune rounds; DENSE and Co-Boosting: local epochs, then synthesis + KD epochs; FedAvg-like
 methods: rounds). For each algorithm the script runs the paper spec with those counts cut to `n` and to `2n`, in fresh
-run folders with an empty cache (after one discarded warm-up run that pays CUDA's start-up), fits
+run folders, each with its own empty cache (after one discarded warm-up run that pays CUDA's start-up), fits
 time = fixed + per-unit x count to each stage through the two points, and projects the paper's counts:
 
     | stage | paper count | ms per unit | fixed (s) | projected (s) |
 
 The projection assumes each stage's cost is linear in its count, which holds for loops of equal steps (a round, a
 generator step); evaluation every `fl.eval_every` rounds is part of the per-round cost. Everything is also written to
-`OUT/paper_cell.json` with the device, versions and the measured runs' folders.
+`OUT/paper_cell.json` (after each algorithm) with the device, versions and the measured runs' folders. An algorithm that
+fails is reported with its traceback and the others still run; the exit status is then 1.
 """
-import argparse, json, os, pickle, platform, tempfile, time
+import argparse, json, os, pickle, platform, tempfile, time, traceback
 from pathlib import Path
 import numpy as np
 import torch
@@ -71,6 +72,39 @@ def fit(t1:float, t2:float, n1:float, n2:float) -> tuple:
     if slope <= 0 or t1 - slope * n1 < 0: return t2 / n2, 0.
     return slope, t1 - slope * n1
 
+def measure(algo:str, base:dict, out:Path, warmup:bool=True) -> dict:
+    "Run `algo`'s paper spec cut to n and 2n (after a discarded warm-up run), print its stage table and return its report."
+    from mosaic_nb.runner import preset_spec, run
+    stages = {s.format(algo=algo): k for s, k in UNITS[algo]['stages'].items()}
+    paper = preset_spec('paper', algo, base)
+    def fresh(spec, name):   # each run its own empty cache: a cached stage (local models, uploads) would be timed at ~0 s
+        os.environ['MOSAIC_NB_CACHE'] = str(out/'cache'/name)
+        return run(spec, out=out/name, quiet=True, checkpoint_every=None)
+    if warmup: fresh(preset_spec('paper', algo, {**base, **cut(algo, 1)}), f'{algo}-warmup')
+    pts = []
+    for m in (1, 2):
+        spec = preset_spec('paper', algo, {**base, **cut(algo, m)})
+        r = fresh(spec, f'{algo}-x{m}')
+        pts.append((counts(spec, algo), r['times'], r['wall_time'], r['run_dir']))
+    full, rows, total = counts(paper, algo), [], 0.
+    for s, k in stages.items():
+        (c1, t1, *_), (c2, t2, *_) = pts
+        per, fixed = fit(t1.get(s, 0.), t2.get(s, 0.), c1[k], c2[k])
+        proj = fixed + per * full[k]; total += proj
+        rows.append(dict(stage=s, count=k, paper=full[k], measured=[c1[k], c2[k]], seconds=[t1.get(s, 0.), t2.get(s, 0.)],
+                         ms_per_unit=per * 1e3, fixed_s=fixed, projected_s=proj))
+    rest = [w - sum(t.get(s, 0.) for s in stages) for _, t, w, _ in pts]   # data, partition, experts, evaluation...: fixed
+    total += (rest[0] + rest[1]) / 2
+    rep = dict(stages=rows, other_s=rest, projected_s=total, runs=[p[3] for p in pts])
+    print(f"**{algo}** (other, fixed: {sum(rest) / 2:.1f} s; projected cell: {total / 3600:.2f} h)\n")
+    print('| stage | scales with | paper count | measured at | ms per unit | fixed (s) | projected (s) |')
+    print('|---|---|---|---|---|---|---|')
+    for r in rows:
+        print(f"| {r['stage']} | {r['count']} | {r['paper']:g} | {r['measured'][0]:g}, {r['measured'][1]:g} | "
+              f"{r['ms_per_unit']:.1f} | {r['fixed_s']:.1f} | {r['projected_s']:.0f} |")
+    print(flush=True)
+    return rep
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--algos', default='fedavg,mosaic', help=f"comma-separated, of: {', '.join(UNITS)}")
@@ -88,9 +122,8 @@ def main(argv=None):
     if a.threads: torch.set_num_threads(a.threads)
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix='mosaic-paper-cell-'))
     out.mkdir(parents=True, exist_ok=True)
-    os.environ['MOSAIC_NB_CACHE'] = str(out/'cache')   # before the library reads it: nothing cached is reused
     from mosaic_nb.core import parse_overrides, set_quiet, get_device
-    from mosaic_nb.runner import preset_spec, run
+    from mosaic_nb.runner import preset_spec
     set_quiet(True)
     classes = 10 if a.dataset == 'cifar10' else 100
     t0 = time.perf_counter(); root = write_cifar(out/'data', a.train, a.test, classes)
@@ -102,35 +135,16 @@ def main(argv=None):
     report = dict(device=str(dev), device_name=name, torch=torch.__version__, dataset=a.dataset, n_train=a.train, n_test=a.test,
                   clients=a.clients, alpha=a.alpha, overrides=a.set, algos={})
     print(f"paper preset on {dev} ({name}), torch {torch.__version__}; {a.clients} clients, alpha {a.alpha:g}\n")
+    failed = {}
     for algo in algos:
-        stages = {s.format(algo=algo): k for s, k in UNITS[algo]['stages'].items()}
-        paper = preset_spec('paper', algo, base)
-        if not a.no_warmup: run(preset_spec('paper', algo, {**base, **cut(algo, 1)}), out=out/f'{algo}-warmup', quiet=True, checkpoint_every=None)
-        pts = []
-        for m in (1, 2):
-            spec = preset_spec('paper', algo, {**base, **cut(algo, m)})
-            r = run(spec, out=out/f'{algo}-x{m}', quiet=True, checkpoint_every=None)
-            pts.append((counts(spec, algo), r['times'], r['wall_time'], r['run_dir']))
-        full, rows, total = counts(paper, algo), [], 0.
-        for s, k in stages.items():
-            (c1, t1, *_), (c2, t2, *_) = pts
-            per, fixed = fit(t1.get(s, 0.), t2.get(s, 0.), c1[k], c2[k])
-            proj = fixed + per * full[k]; total += proj
-            rows.append(dict(stage=s, count=k, paper=full[k], measured=[c1[k], c2[k]], seconds=[t1.get(s, 0.), t2.get(s, 0.)],
-                             ms_per_unit=per * 1e3, fixed_s=fixed, projected_s=proj))
-        rest = [w - sum(t.get(s, 0.) for s in stages) for _, t, w, _ in pts]   # data, partition, experts, evaluation...: fixed
-        total += (rest[0] + rest[1]) / 2
-        report['algos'][algo] = dict(stages=rows, other_s=rest, projected_s=total, runs=[p[3] for p in pts])
-        print(f"**{algo}** (other, fixed: {sum(rest) / 2:.1f} s; projected cell: {total / 3600:.2f} h)\n")
-        print('| stage | scales with | paper count | measured at | ms per unit | fixed (s) | projected (s) |')
-        print('|---|---|---|---|---|---|---|')
-        for r in rows:
-            print(f"| {r['stage']} | {r['count']} | {r['paper']:g} | {r['measured'][0]:g}, {r['measured'][1]:g} | "
-                  f"{r['ms_per_unit']:.1f} | {r['fixed_s']:.1f} | {r['projected_s']:.0f} |")
-        print(flush=True)
-    tmp = out/'paper_cell.json.tmp'; tmp.write_text(json.dumps(report, indent=1)); tmp.replace(out/'paper_cell.json')
+        try: report['algos'][algo] = measure(algo, base, out, warmup=not a.no_warmup)
+        except Exception as e:   # one algorithm's failure (a device bug, say) must not cost the others' measurements
+            failed[algo] = ''.join(traceback.format_exception(e)); report['failed'] = failed
+            print(f"**{algo}** failed:\n{failed[algo]}", flush=True)
+        tmp = out/'paper_cell.json.tmp'; tmp.write_text(json.dumps(report, indent=1)); tmp.replace(out/'paper_cell.json')   # after each algorithm: a run cut short keeps what it measured
     print(f"written: {out/'paper_cell.json'}")
-    return 0
+    if failed: print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 if __name__ == '__main__':
     raise SystemExit(main())

@@ -45,13 +45,13 @@ class ExpertBank:
     def __init__(self,
                  template:nn.Module, # a model of the experts' architecture (its weights are not used)
                  states:list,        # one state dict per expert
-                 method:str='auto',  # 'loop', 'vmap' or 'auto' (vmap on CUDA, loop elsewhere)
+                 method:str='auto',  # 'loop', 'vmap' or 'auto' (loop: see below)
                 ):
         dev = next(template.parameters()).device
         self.models = []
         for s in states:
             m = copy.deepcopy(template); m.load_state_dict(s); self.models.append(_frozen(m))
-        if method == 'auto': method = 'vmap' if dev.type == 'cuda' else 'loop'
+        if method == 'auto': method = 'loop'   # vmap: slower on this CPU, and cuDNN's batch norm under vmap rejects channels_last on CUDA (torch 2.11)
         if method not in ('loop', 'vmap'): raise MosaicError(f"unknown expert evaluator {method!r}; use loop, vmap or auto")
         self.method, self.device = method, dev
         if method == 'vmap':

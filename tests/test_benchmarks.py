@@ -44,6 +44,8 @@ def test_paper_cell(tmp_path, capsys):
     cfg = load_json(Path(rep['algos']['mosaic']['runs'][1])/'config.json')   # the paper preset with only the counts cut
     assert (cfg['preset'], cfg['fl']['rounds'], cfg['mosaic']['gen_steps'], cfg['mosaic']['distill_steps']) == ('paper', 6, 40, 40)
     assert (cfg['fl']['lr'], cfg['fl']['local_steps'], cfg['data']['dataset']) == (paper.fl.lr, paper.fl.local_steps, 'cifar10')
+    caches = {p.name: [f.name for f in p.iterdir()] for p in (out/'cache').iterdir()}   # every run its own cache: none is timed on another's
+    assert {'mosaic-x1', 'mosaic-x2'} <= set(caches) and all(len(v) == 1 for k, v in caches.items() if k.startswith('mosaic'))
     text = capsys.readouterr().out
     assert '| warmup | warm | 260 | 2, 4 |' in text and '| fedavg | fl.rounds | 300 | 2, 4 |' in text
 
