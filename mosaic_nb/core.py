@@ -234,7 +234,7 @@ class Spec:
     "One experiment: the algorithm and everything it runs on."
     algo: str = field(default='fedavg', metadata=_opt(_choice(ALGOS), 'algorithm'))
     seed: int = field(default=0, metadata=_opt(_nonneg, 'seed for partition, initialisation and training'))
-    device: str = field(default='auto', metadata=_opt(_choice(DEVICES), 'cuda > mps > cpu when auto'))
+    device: str = field(default='auto', metadata=_opt(_choice(DEVICES), 'cuda > cpu when auto; mps is refused'))
     precision: str = field(default='fp32', metadata=_opt(_choice(PRECISIONS), 'bf16 autocast where supported when auto'))
     preset: str|None = field(default=None, metadata=_opt(lambda v: None, 'the preset this spec started from (informational)'))
     data: DataSpec = field(default_factory=DataSpec, metadata=_opt(lambda v: None))
@@ -373,12 +373,11 @@ def torch_rng(seed:int, device='cpu') -> torch.Generator:
 
 # %% ../nbs/00_core.ipynb #b161ef0a
 def get_device(pref:str='auto') -> torch.device:
-    "The device to run on: cuda > mps > cpu for `auto`; an explicit choice must exist."
-    mps = getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
-    if pref == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'mps' if mps else 'cpu')
+    "The device to run on: cuda > cpu for `auto`; an explicit choice must exist and be supported."
+    if pref == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     if pref == 'cuda' and not torch.cuda.is_available():
         raise MosaicError("device cuda was asked for but torch sees no CUDA GPU; use --device cpu or install a CUDA build of torch")
-    if pref == 'mps' and not mps: raise MosaicError("device mps was asked for but is not available; use --device cpu")
+    if pref == 'mps': raise MosaicError("device mps is not supported: model averaging accumulates in float64, which MPS lacks, and no mps run was ever tested; use --device cpu")
     if pref not in DEVICES: raise MosaicError(f"unknown device {pref!r}; use one of {', '.join(DEVICES)}")
     return torch.device(pref)
 

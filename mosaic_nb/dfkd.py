@@ -30,20 +30,20 @@ def cache_root() -> Path:
     "Folder of cached local models: $MOSAIC_NB_CACHE, else ~/.cache/mosaic_nb."
     return Path(os.environ.get('MOSAIC_NB_CACHE') or Path.home()/'.cache'/'mosaic_nb')
 
-def local_key(spec:Spec) -> dict:
-    "The settings that determine the one-shot local models (and nothing else)."
+def local_key(spec:Spec, device='cpu') -> dict:
+    "The settings that determine the one-shot local models trained on `device` (and nothing else)."
     d, k = spec.data, spec.dfkd
     return dict(version=LOCAL_CACHE_VERSION, dataset=d.dataset, train_size=d.train_size, clients=d.clients, scheme=d.scheme,
                 alpha=d.alpha if d.scheme in ('dirichlet', 'official') else None, shards=d.shards if d.scheme == 'shards' else None,
                 min_size=d.min_size, augment=d.augment, arch=spec.model.arch, width=spec.model.width, seed=spec.seed,
-                precision=spec.precision, epochs=k.local_epochs, lr=k.local_lr, momentum=k.local_momentum,
+                device=torch.device(device).type, precision=resolve_precision(spec.precision, device), epochs=k.local_epochs, lr=k.local_lr, momentum=k.local_momentum,
                 batch=k.local_batch, weight_decay=spec.fl.weight_decay,
                 **({'widths': spec.model.widths, 'submodel': spec.model.submodel, 'scaler': spec.model.scaler} if spec.model.widths else {}),
                 **({'archs': spec.model.archs} if spec.model.archs else {}))
 
-def local_key_hash(spec:Spec) -> str:
-    "Short hash of `local_key(spec)`: the cache file's name."
-    return hashlib.sha256(json.dumps(local_key(spec), sort_keys=True).encode()).hexdigest()[:16]
+def local_key_hash(spec:Spec, device='cpu') -> str:
+    "Short hash of `local_key(spec, device)`: the cache file's name."
+    return hashlib.sha256(json.dumps(local_key(spec, device), sort_keys=True).encode()).hexdigest()[:16]
 
 # %% ../nbs/10_dfkd.ipynb #fec5d430
 def train_local_model(spec:Spec,       # the experiment (data, dfkd.local_*, seed, precision)
@@ -89,9 +89,9 @@ def local_models(spec:Spec, data, parts:list, model:nn.Module,
                  starts=None,      # starts(i): client i's initial model when clients differ (sub-models)
                 ) -> tuple:
     "The one-shot local models of this setting, from the cache or trained now: (client indices, states, info)."
-    key, h = local_key(spec), local_key_hash(spec)
-    path = cache_root()/f"local-{spec.data.dataset}-{spec.model.arch}-{h}.pt"
     dev = next(model.parameters()).device
+    key, h = local_key(spec, dev), local_key_hash(spec, dev)
+    path = cache_root()/f"local-{spec.data.dataset}-{spec.model.arch}-{h}.pt"
     if cache and path.exists():
         try: blob = load_state(path, map_location=dev, expect=dict)
         except MosaicError as e: warnings.warn(f"ignoring a bad cache file and retraining: {e}")
@@ -118,7 +118,7 @@ def local_replies(srv:FedAvg) -> tuple:
     if srv.transport is None: clients, states, cache = local_models(srv.spec, srv.data, srv.parts, srv.model, starts=start)
     else:   # each client trains on its own node (Flower, `13_flower`); nothing is cached that this process did not compute
         got = srv.transport.local(srv, [i for i in range(len(srv.parts)) if srv.sizes[i] > 0], lambda i: start(i).state_dict())
-        clients, states, cache = list(got), list(got.values()), dict(path=None, key=local_key_hash(srv.spec), hit=False)
+        clients, states, cache = list(got), list(got.values()), dict(path=None, key=local_key_hash(srv.spec, srv.device), hit=False)
     srv.clients = clients
     return [dict(client=i, state=s, n=int(srv.sizes[i]), width=srv.widths[i], arch=srv.archs[i],
                  cmap=srv.client_cmap(i, 1) if srv.archs[i] == srv.spec.model.arch else None)

@@ -53,6 +53,8 @@ class ExpertBank:
             m = copy.deepcopy(template); m.load_state_dict(s); self.models.append(_frozen(m))
         if method == 'auto': method = 'loop'   # vmap: slower on this CPU, and cuDNN's batch norm under vmap rejects channels_last on CUDA (torch 2.11)
         if method not in ('loop', 'vmap'): raise MosaicError(f"unknown expert evaluator {method!r}; use loop, vmap or auto")
+        if method == 'vmap' and dev.type == 'cuda':
+            raise MosaicError("the vmap expert evaluator fails on CUDA (cuDNN's batch norm under vmap rejects channels_last); use mosaic.expert_eval=loop")
         self.method, self.device = method, dev
         if method == 'vmap':
             self.params, self.buffers = stack_module_state(self.models)

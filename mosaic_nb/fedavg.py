@@ -273,7 +273,7 @@ class FedAvg:
 
     def save_checkpoint(self, stage:str, done:int):
         "Write the state after `done` rounds of `stage`, with the RNG states and the logged rows, atomically."
-        rng = dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if self.device.type == 'cuda' else [])
+        rng = dict(torch=torch.get_rng_state(), cuda=[torch.cuda.get_rng_state(self.device)] if self.device.type == 'cuda' else [])   # the run's GPU only: it may resume with fewer visible
         save_state(dict(spec=self.spec_dict, stage=stage, done=done, server=self.state_dict(), rng=rng,
                         rows=list(self.run.rows)), self.checkpoint_path(stage))
 
@@ -296,7 +296,7 @@ class FedAvg:
                               f"delete it to run this stage from the start")
         self.load_state_dict(ck['server'])
         torch.set_rng_state(ck['rng']['torch'])
-        if ck['rng']['cuda']: torch.cuda.set_rng_state_all(ck['rng']['cuda'])
+        if ck['rng']['cuda'] and self.device.type == 'cuda': torch.cuda.set_rng_state(ck['rng']['cuda'][0], self.device)
         self.run.reset_rows(ck['rows'])
         self.resumed.append(dict(stage=stage, round=self.round_idx))
         return int(ck['done'])
@@ -332,7 +332,9 @@ class FedBN(FedAvg):
         return out
 
     def state_dict(self) -> dict: return {**super().state_dict(), 'local_bn': self.local_bn}
-    def load_state_dict(self, st:dict): super().load_state_dict(st); self.local_bn = st['local_bn']
+    def load_state_dict(self, st:dict):
+        super().load_state_dict(st)   # checkpoints load on the CPU: clients that sit out a round must not average from there
+        self.local_bn = {i: {k: v.to(self.device) for k, v in bn.items()} for i, bn in st['local_bn'].items()}
 
     def client_bn_accuracy(self) -> float:
         "Mean test accuracy (%) of the clients' own models: global weights with each client's BN entries."

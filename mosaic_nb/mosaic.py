@@ -296,6 +296,6 @@ def upload_key(spec:Spec,        # the experiment
     d = dataclasses.asdict(spec)
     d['mosaic'] = {k: v for k, v in dataclasses.asdict(ms).items() if k not in SERVER_ONLY}
     d['fl'] = {**d['fl'], 'rounds': warm}
-    d['dfkd'] = local_key(spec) if spec.model.archs or ms.gen_classifier == 'local' else None   # the one-shot local models' settings, where they are read
+    d['dfkd'] = local_key(spec, device) if spec.model.archs or ms.gen_classifier == 'local' else None   # the one-shot local models' settings, where they are read
     d.update(version=UPLOAD_CACHE_VERSION, preset=None, device=torch.device(device).type, precision=precision)
     return hashed_view(d)

@@ -46,15 +46,16 @@ def test_heterogeneous_clients_on_cuda(cli, tmp_path, name, args):
 
 class Killed(Exception): "The process dies here."
 
-@pytest.mark.parametrize('algo,stage', [('fedftg', 'fedftg'), ('dense', 'dense'), ('mosaic', 'warmup')])
-def test_a_gpu_checkpoint_resumes(cli, tmp_path, monkeypatch, algo, stage):
+@pytest.mark.parametrize('algo,stage,extra', [('fedftg', 'fedftg', []), ('dense', 'dense', []), ('mosaic', 'warmup', []),
+                                              ('fedbn', 'fedbn', ['--set', 'fl.participation=0.5'])])   # clients that sit out keep BN from the checkpoint
+def test_a_gpu_checkpoint_resumes(cli, tmp_path, monkeypatch, algo, stage, extra):
     "A checkpoint written on the GPU (models, optimisers, generators, RNG states) is read back and the run finishes."
     from mosaic_nb.fedavg import FedAvg
     save, saved = FedAvg.save_checkpoint, []
     def dies_after_two(self, st, done):
         save(self, st, done); saved.append((st, done))
         if len(saved) == 2: raise Killed
-    out, args = tmp_path/algo, ['--algo', algo, '--rounds', '4', '--checkpoint-every', '0']
+    out, args = tmp_path/algo, ['--algo', algo, '--rounds', '4', '--checkpoint-every', '0', *extra]
     with monkeypatch.context() as m:
         m.setattr(FedAvg, 'save_checkpoint', dies_after_two)
         with pytest.raises(Killed): cli('run', *TINY, *GPU, *SMALL, *args, '--out', out)
@@ -62,3 +63,8 @@ def test_a_gpu_checkpoint_resumes(cli, tmp_path, monkeypatch, algo, stage):
     r = _ok(cli, out, *args)
     assert r['resumed'] and r['resumed'][0]['stage'] == stage, r['resumed']
     assert not list(out.glob('checkpoint-*.pt'))
+
+@pytest.mark.skipif(DEVICE != 'cuda', reason='a CUDA-only refusal')
+def test_vmap_experts_are_refused_on_cuda(cli, tmp_path):
+    code, _, err = cli('run', *TINY, *GPU, *SMALL, '--algo', 'mosaic', '--set', 'mosaic.expert_eval=vmap', '--out', tmp_path/'v')
+    assert code != 0 and 'use mosaic.expert_eval=loop' in err, err
