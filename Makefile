@@ -42,6 +42,7 @@ test: setup
 	$(ONE_THREAD) MOSAIC_NB_CACHE=$(CURDIR)/.test-cache $(BIN)/nbdev_test --n_workers 2 --timing
 	rm -rf .test-cache
 	$(ONE_THREAD) $(BIN)/python -m pytest -q -n 2 --durations 10 --ignore tests/test_flower.py tests
+	$(ONE_THREAD) MOSAIC_NB_TEST_DEVICE=cpu $(BIN)/python -m pytest -q -n 2 tests/test_cuda.py   # the GPU tests' own logic, on the CPU
 	$(ONE_THREAD) $(BIN)/python -m pytest -q --durations 5 tests/test_flower.py
 
 clean-runs:
