@@ -393,7 +393,6 @@ def resolve_precision(precision:str, device) -> str:
     dev = torch.device(device).type
     ok = (dev == 'cuda' and torch.cuda.is_bf16_supported()) or (dev == 'cpu' and cpu_has_bf16())
     if precision == 'auto': return 'bf16' if ok else 'fp32'
-    if precision == 'bf16' and dev == 'mps': raise MosaicError("bf16 autocast is not supported on mps; use --precision fp32")
     return precision
 
 def autocast(device, precision:str='fp32'):

@@ -81,7 +81,7 @@ class Ensemble(nn.Module):
         w = torch.ones(len(models)) if weights is None else torch.as_tensor(np.asarray(weights, dtype=np.float32))
         if w.shape[0] != len(models) or w.dim() > 2: raise MosaicError(f"ensemble weights must have shape (E,) or (E, C) with E = {len(models)} (got {tuple(w.shape)})")
         if (w < 0).any() or (w.sum(0) <= 0).any(): raise MosaicError("ensemble weights must be >= 0 with a positive sum (per class for (E, C) weights)")
-        dev = next(iter(self.members[0].parameters()), torch.empty(0)).device   # on the members' device: a synthesizer takes its device from here
+        dev = next(self.members[0].parameters(), torch.empty(0)).device   # on the members' device: a synthesizer takes its device from here
         self.register_buffer('weights', (w / w.sum(0, keepdim=True)).to(dev))
 
     def train(self, mode:bool=True):
@@ -94,7 +94,7 @@ class Ensemble(nn.Module):
 
     def combine(self, out:torch.Tensor) -> torch.Tensor:
         "The ensemble's logits from the members' (E, B, C) logits (scoring members and ensemble needs one pass)."
-        w = self.weights.to(out.device, out.dtype)   # the members may sit on another device than the module
+        w = self.weights.to(out.dtype)
         return torch.einsum('e,ebc->bc', w, out) if w.dim() == 1 else torch.einsum('ec,ebc->bc', w, out)
 
     def forward(self, x:torch.Tensor) -> torch.Tensor: return self.combine(self.member_logits(x))

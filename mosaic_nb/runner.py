@@ -222,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     def spec_args(q):   # the preset and the spec flags every command that builds a spec takes
         q.add_argument('--rounds', type=int, help='communication rounds')
         q.add_argument('--preset', default='quick', help=f"one of {', '.join(PRESETS)}")
-        q.add_argument('--device', help='auto, cpu, cuda or mps')
+        q.add_argument('--device', help='auto, cpu or cuda (mps is refused)')
         q.add_argument('--precision', help='fp32, bf16 or auto')
     def model_args(q):
         q.add_argument('--widths', help="clients' width rates, dealt round-robin: e.g. 1,0.5,0.25 or HeteroFL's a1-b1-c1")
